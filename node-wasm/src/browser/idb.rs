@@ -1,0 +1,291 @@
+//! IndexedDB storage for one node.
+//!
+//! Layout (schema version 1): object store `meta` (key `"hard_state"`),
+//! `log` (key = entry index as a number), `snapshot` (reserved). Values are
+//! postcard bytes in a `Uint8Array`.
+//!
+//! Every `save` is ONE read-write transaction opened with
+//! `durability: "strict"`: Chrome's default since 121 is "relaxed", which may
+//! report success before the data reaches the disk, and Raft promises peers
+//! that what it acknowledged survives a crash. The future resolves only on
+//! the transaction's `complete` event.
+
+use futures::channel::oneshot;
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{IdbDatabase, IdbFactory, IdbKeyRange, IdbOpenDbRequest, IdbRequest, IdbTransaction};
+
+use crate::raft::{Entry, HardState};
+use crate::storage::PersistedState;
+
+const SCHEMA_VERSION: u32 = 1;
+const META: &str = "meta";
+const LOG: &str = "log";
+const SNAPSHOT: &str = "snapshot";
+const HARD_STATE_KEY: &str = "hard_state";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdbError {
+    #[error("IndexedDB is not available in this browser context")]
+    Unavailable,
+    #[error("could not open the database: {0}")]
+    Open(String),
+    #[error("another tab holds an older version of this database open; close it and reload")]
+    Blocked,
+    #[error(
+        "the browser's storage quota is exhausted; free some space — nothing was acknowledged"
+    )]
+    QuotaExceeded,
+    #[error("a storage transaction failed: {0}")]
+    Transaction(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+#[wasm_bindgen]
+extern "C" {
+    // `IDBDatabase.transaction(stores, mode, { durability })`: web-sys keeps
+    // the options dictionary behind its unstable-API flag, so bind it here.
+    #[wasm_bindgen(extends = IdbDatabase)]
+    type DatabaseWithOptions;
+
+    #[wasm_bindgen(method, catch, js_name = transaction)]
+    fn transaction_with_options(
+        this: &DatabaseWithOptions,
+        stores: &Array,
+        mode: &str,
+        options: &Object,
+    ) -> Result<IdbTransaction, JsValue>;
+}
+
+fn describe(err: &JsValue) -> String {
+    if let Some(ex) = err.dyn_ref::<web_sys::DomException>() {
+        return format!("{}: {}", ex.name(), ex.message());
+    }
+    err.as_string().unwrap_or_else(|| format!("{err:?}"))
+}
+
+fn classify(err: Option<web_sys::DomException>) -> IdbError {
+    match err {
+        Some(ex) if ex.name() == "QuotaExceededError" => IdbError::QuotaExceeded,
+        Some(ex) => IdbError::Transaction(format!("{}: {}", ex.name(), ex.message())),
+        None => IdbError::Transaction("aborted".into()),
+    }
+}
+
+/// Wait for one request's `success` (or `error`).
+async fn wait_request(req: &IdbRequest) -> Result<JsValue, IdbError> {
+    let (tx, rx) = oneshot::channel::<Result<(), ()>>();
+    let tx = std::rc::Rc::new(std::cell::RefCell::new(Some(tx)));
+    let (ok_tx, err_tx) = (tx.clone(), tx);
+    let on_ok = Closure::<dyn FnMut()>::new(move || {
+        if let Some(tx) = ok_tx.borrow_mut().take() {
+            let _ = tx.send(Ok(()));
+        }
+    });
+    let on_err = Closure::<dyn FnMut()>::new(move || {
+        if let Some(tx) = err_tx.borrow_mut().take() {
+            let _ = tx.send(Err(()));
+        }
+    });
+    req.set_onsuccess(Some(on_ok.as_ref().unchecked_ref()));
+    req.set_onerror(Some(on_err.as_ref().unchecked_ref()));
+    let outcome = rx.await;
+    req.set_onsuccess(None);
+    req.set_onerror(None);
+    match outcome {
+        Ok(Ok(())) => req
+            .result()
+            .map_err(|e| IdbError::Transaction(describe(&e))),
+        _ => Err(classify(req.error().ok().flatten())),
+    }
+}
+
+/// Wait for a transaction's `complete` (durable, for a strict one) or its failure.
+async fn wait_transaction(txn: &IdbTransaction) -> Result<(), IdbError> {
+    let (tx, rx) = oneshot::channel::<bool>();
+    let tx = std::rc::Rc::new(std::cell::RefCell::new(Some(tx)));
+    let make = |ok: bool| {
+        let tx = tx.clone();
+        Closure::<dyn FnMut()>::new(move || {
+            if let Some(tx) = tx.borrow_mut().take() {
+                let _ = tx.send(ok);
+            }
+        })
+    };
+    let (on_complete, on_error, on_abort) = (make(true), make(false), make(false));
+    txn.set_oncomplete(Some(on_complete.as_ref().unchecked_ref()));
+    txn.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    txn.set_onabort(Some(on_abort.as_ref().unchecked_ref()));
+    let ok = rx.await.unwrap_or(false);
+    txn.set_oncomplete(None);
+    txn.set_onerror(None);
+    txn.set_onabort(None);
+    if ok {
+        Ok(())
+    } else {
+        Err(classify(txn.error()))
+    }
+}
+
+fn factory() -> Result<IdbFactory, IdbError> {
+    let global = js_sys::global();
+    let value = Reflect::get(&global, &JsValue::from_str("indexedDB"))
+        .map_err(|_| IdbError::Unavailable)?;
+    value
+        .dyn_into::<IdbFactory>()
+        .map_err(|_| IdbError::Unavailable)
+}
+
+fn bytes(value: &JsValue) -> Result<Vec<u8>, IdbError> {
+    value
+        .dyn_ref::<Uint8Array>()
+        .map(Uint8Array::to_vec)
+        .ok_or_else(|| IdbError::Corrupt("a stored value is not a byte array".into()))
+}
+
+/// An open node database. Cheap to clone? No: one per node, owned by the driver.
+pub struct IdbStorage {
+    db: IdbDatabase,
+}
+
+impl IdbStorage {
+    /// Open (creating or upgrading) the database called `name`.
+    pub async fn open(name: &str) -> Result<Self, IdbError> {
+        let req: IdbOpenDbRequest = factory()?
+            .open_with_u32(name, SCHEMA_VERSION)
+            .map_err(|e| IdbError::Open(describe(&e)))?;
+        let on_upgrade = Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(
+            move |ev: web_sys::IdbVersionChangeEvent| {
+                let Some(target) = ev.target() else { return };
+                let Ok(req) = target.dyn_into::<IdbOpenDbRequest>() else {
+                    return;
+                };
+                let Ok(db) = req.result().and_then(|r| r.dyn_into::<IdbDatabase>()) else {
+                    return;
+                };
+                // Version 0 → 1: create every store. Later versions add steps here.
+                let names = db.object_store_names();
+                for store in [META, LOG, SNAPSHOT] {
+                    if !names.contains(store) {
+                        if let Err(e) = db.create_object_store(store) {
+                            super::console_log(
+                                "error",
+                                &format!("creating store {store}: {}", describe(&e)),
+                            );
+                        }
+                    }
+                }
+            },
+        );
+        req.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
+        let blocked = std::rc::Rc::new(std::cell::Cell::new(false));
+        let blocked_flag = blocked.clone();
+        let on_blocked = Closure::<dyn FnMut()>::new(move || blocked_flag.set(true));
+        req.set_onblocked(Some(on_blocked.as_ref().unchecked_ref()));
+        let result = wait_request(&req).await;
+        req.set_onupgradeneeded(None);
+        req.set_onblocked(None);
+        let db = match result {
+            Ok(v) => v
+                .dyn_into::<IdbDatabase>()
+                .map_err(|_| IdbError::Open("not a database".into()))?,
+            Err(_) if blocked.get() => return Err(IdbError::Blocked),
+            Err(e) => return Err(e),
+        };
+        // A newer tab wants to upgrade: close so it is not blocked forever.
+        let db_for_close = db.clone();
+        let on_version_change = Closure::<dyn FnMut()>::new(move || db_for_close.close());
+        db.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
+        on_version_change.forget();
+        Ok(Self { db })
+    }
+
+    fn transaction(&self, mode: &str) -> Result<IdbTransaction, IdbError> {
+        let stores = Array::of2(&JsValue::from_str(META), &JsValue::from_str(LOG));
+        let options = Object::new();
+        Reflect::set(&options, &"durability".into(), &"strict".into())
+            .map_err(|e| IdbError::Transaction(describe(&e)))?;
+        self.db
+            .unchecked_ref::<DatabaseWithOptions>()
+            .transaction_with_options(&stores, mode, &options)
+            .map_err(|e| IdbError::Transaction(describe(&e)))
+    }
+
+    /// Read everything a restarting node needs.
+    pub async fn load(&self) -> Result<PersistedState, IdbError> {
+        let txn = self.transaction("readonly")?;
+        let store_err = |e: JsValue| IdbError::Transaction(describe(&e));
+        let meta = txn.object_store(META).map_err(store_err)?;
+        let log = txn.object_store(LOG).map_err(store_err)?;
+        let hs_req = meta
+            .get(&JsValue::from_str(HARD_STATE_KEY))
+            .map_err(store_err)?;
+        let entries_req = log.get_all().map_err(store_err)?;
+        let hs_value = wait_request(&hs_req).await?;
+        let entries_value = wait_request(&entries_req).await?;
+        let hard_state = if hs_value.is_undefined() {
+            HardState::default()
+        } else {
+            postcard::from_bytes(&bytes(&hs_value)?)
+                .map_err(|e| IdbError::Corrupt(format!("hard state: {e}")))?
+        };
+        let entries = Array::from(&entries_value)
+            .iter()
+            .map(|v| {
+                postcard::from_bytes::<Entry>(&bytes(&v)?)
+                    .map_err(|e| IdbError::Corrupt(format!("log entry: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(PersistedState {
+            hard_state,
+            entries,
+        })
+    }
+
+    /// Durably write a `Ready`'s hard state and entries in one transaction.
+    /// An entry whose index is stored already replaces it and all after it.
+    pub async fn save(
+        &self,
+        hard_state: Option<&HardState>,
+        entries: &[Entry],
+    ) -> Result<(), IdbError> {
+        if hard_state.is_none() && entries.is_empty() {
+            return Ok(());
+        }
+        let txn = self.transaction("readwrite")?;
+        let fail = |e: JsValue| IdbError::Transaction(describe(&e));
+        if let Some(first) = entries.first() {
+            let log = txn.object_store(LOG).map_err(fail)?;
+            let suffix =
+                IdbKeyRange::lower_bound(&JsValue::from_f64(first.index as f64)).map_err(fail)?;
+            log.delete(&suffix).map_err(fail)?;
+            for e in entries {
+                let value = Uint8Array::from(
+                    postcard::to_allocvec(e)
+                        .expect("entries serialize")
+                        .as_slice(),
+                );
+                log.put_with_key(&value, &JsValue::from_f64(e.index as f64))
+                    .map_err(fail)?;
+            }
+        }
+        if let Some(hs) = hard_state {
+            let meta = txn.object_store(META).map_err(fail)?;
+            let value = Uint8Array::from(
+                postcard::to_allocvec(hs)
+                    .expect("hard state serializes")
+                    .as_slice(),
+            );
+            meta.put_with_key(&value, &JsValue::from_str(HARD_STATE_KEY))
+                .map_err(fail)?;
+        }
+        wait_transaction(&txn).await
+    }
+
+    pub fn close(&self) {
+        self.db.close();
+    }
+}

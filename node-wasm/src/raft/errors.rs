@@ -1,0 +1,49 @@
+//! Typed errors of the Raft core.
+
+use super::message::NodeId;
+
+/// Why `step` refused a message. Refused messages change nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StepError {
+    #[error("message from node {0}, which is not a member of this cluster")]
+    UnknownSender(NodeId),
+    #[error("message addressed to node {to}, but this is node {this}")]
+    WrongRecipient { to: NodeId, this: NodeId },
+    #[error("message from node {0} claims to come from this node")]
+    FromSelf(NodeId),
+}
+
+/// Why a proposal was not accepted for replication.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProposeError {
+    #[error("no leader is known yet; try again once one is elected")]
+    NoLeader,
+}
+
+/// A configuration that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("node {0} is not in the voter list")]
+    NotAVoter(NodeId),
+    #[error("node id 0 is reserved")]
+    ZeroId,
+    #[error("election timeout range {min}..{max} ticks must be non-empty and above the heartbeat interval {heartbeat}")]
+    BadTimeouts { min: u32, max: u32, heartbeat: u32 },
+    #[error("max_inflight and max_batch_bytes must be at least 1")]
+    BadFlowControl,
+}
+
+/// Persisted state that contradicts itself: refusing it is safer than guessing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    #[error("persisted log is not contiguous at index {0}")]
+    Gap(u64),
+    #[error("persisted commit index {commit} is beyond the last persisted entry {last}")]
+    CommitBeyondLog { commit: u64, last: u64 },
+    #[error("persisted entry {index} has term {entry_term}, above the persisted term {term}")]
+    TermBeyondHardState {
+        index: u64,
+        entry_term: u64,
+        term: u64,
+    },
+}

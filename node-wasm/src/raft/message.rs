@@ -1,0 +1,116 @@
+//! The Raft wire and storage types: log entries, hard state and messages.
+//!
+//! Everything here is plain data with serde derives; `transport::codec` turns
+//! a [`Message`] into bytes with postcard, the storage layer does the same for
+//! [`Entry`] and [`HardState`].
+
+use serde::{Deserialize, Serialize};
+
+/// A node's identity inside one cluster (the tab's slot, 1-based).
+pub type NodeId = u64;
+/// A Raft term. Terms only grow.
+pub type Term = u64;
+/// A position in the replicated log. The first entry has index 1; 0 means "none".
+pub type Index = u64;
+
+/// One replicated log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub term: Term,
+    pub index: Index,
+    pub payload: Payload,
+}
+
+/// What an entry carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Payload {
+    /// Appended by every new leader so that entries of earlier terms commit
+    /// (Raft §5.4.2: a leader only counts replicas for entries of its own term).
+    Noop,
+    /// An opaque application command (the calendar's, postcard-encoded).
+    Command(Vec<u8>),
+}
+
+impl Entry {
+    /// Rough size on the wire, used to bound message batches.
+    pub fn approx_size(&self) -> usize {
+        24 + match &self.payload {
+            Payload::Noop => 0,
+            Payload::Command(bytes) => bytes.len(),
+        }
+    }
+}
+
+/// The state that must be durable before a node answers anyone (Raft Figure 2:
+/// "persistent state on all servers"), plus the commit index so that a restarted
+/// node can rebuild its state machine without waiting for a leader.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HardState {
+    pub term: Term,
+    pub vote: Option<NodeId>,
+    pub commit: Index,
+}
+
+/// A message between two nodes. `term` is the sender's current term, except
+/// for pre-vote traffic, where it is the term the pre-candidate would campaign
+/// in (see [`Body::RequestVote`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub from: NodeId,
+    pub to: NodeId,
+    pub term: Term,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Body {
+    /// Ask for a vote. With `pre_vote` the receiver only says whether it *would*
+    /// vote; nobody's term or vote changes (Raft thesis §9.6).
+    RequestVote {
+        pre_vote: bool,
+        last_index: Index,
+        last_term: Term,
+    },
+    /// The answer to [`Body::RequestVote`]. A rejection carries the leader the
+    /// voter follows, if any, so the candidate learns where to go.
+    VoteResponse {
+        pre_vote: bool,
+        granted: bool,
+        leader_hint: Option<NodeId>,
+    },
+    /// Replicate `entries` after (`prev_index`, `prev_term`).
+    Append {
+        prev_index: Index,
+        prev_term: Term,
+        entries: Vec<Entry>,
+        commit: Index,
+    },
+    /// The answer to [`Body::Append`].
+    AppendResponse(AppendResult),
+    /// Leader liveness plus the commit index the receiver is known to be able
+    /// to use (never beyond what it has matched).
+    Heartbeat {
+        commit: Index,
+    },
+    HeartbeatResponse,
+    /// A follower forwarding client commands to the leader it knows.
+    Propose {
+        commands: Vec<Vec<u8>>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AppendResult {
+    /// The follower's log matches the leader's up to `match_index`.
+    Accepted { match_index: Index },
+    /// The follower has no entry matching (`rejected_index`, its prev term).
+    /// `hint_index`/`hint_term` name the last entry that *might* match, so the
+    /// leader can skip a whole term of conflicting entries per round trip
+    /// instead of one entry (Raft thesis §5.3, etcd's findConflictByTerm).
+    Rejected {
+        rejected_index: Index,
+        hint_index: Index,
+        hint_term: Term,
+        leader_hint: Option<NodeId>,
+    },
+}

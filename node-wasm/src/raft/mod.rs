@@ -1,0 +1,27 @@
+//! The sans-IO Raft core. No clocks, sockets, storage or global randomness:
+//! inputs are method calls, outputs are a [`Ready`] value (see its docs for
+//! the persist → send → apply → advance order the driver must keep).
+//!
+//! # Layout
+//! - `message`: entries, hard state and the messages nodes exchange.
+//! - `log`: the in-memory log with its stable / committed / applied indexes.
+//! - `progress`: the leader's per-follower replication state and flow control.
+//! - `raft`: the protocol (roles, elections with pre-vote and check-quorum,
+//!   replication with fast back-off, commit by current-term majority).
+//! - `raw_node`: `Ready` / `advance`, the contract with the driver.
+//! - `rng`: the seeded generator for election timeouts.
+//! - `errors`: typed errors.
+
+pub mod errors;
+pub mod log;
+pub mod message;
+pub mod progress;
+#[allow(clippy::module_inception)] // raft::raft, as in raft-rs
+pub mod raft;
+pub mod raw_node;
+pub mod rng;
+
+pub use errors::{ConfigError, ProposeError, RestoreError, StepError};
+pub use message::{AppendResult, Body, Entry, HardState, Index, Message, NodeId, Payload, Term};
+pub use raft::{Config, Role};
+pub use raw_node::{RawNode, Ready, Status};

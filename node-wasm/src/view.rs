@@ -1,0 +1,23 @@
+//! What a node shows its UI: plain data, no browser types, so the UI's
+//! reducer that consumes it is testable natively.
+
+use crate::calendar::Event;
+use crate::raft::Status;
+
+/// Everything the UI shows about its node, rebuilt after each change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    pub room: String,
+    pub slot: u16,
+    pub status: Status,
+    /// Applied (committed) events only, in start order.
+    pub events: Vec<Event>,
+    pub connected: bool,
+    /// Node slots the relay says are connected, this one included.
+    pub online: Vec<u16>,
+    /// Set when the node had to stop (storage failure): nothing further is
+    /// acknowledged, and the UI must say so.
+    pub fault: Option<String>,
+    /// The last of this tab's own commands that the cluster refused, and why.
+    pub last_rejection: Option<String>,
+}

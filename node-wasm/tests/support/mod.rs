@@ -1,0 +1,251 @@
+//! A deterministic in-memory cluster for testing the core: one seed drives
+//! election timeouts and message delivery order; storage is `MemStorage`, so a
+//! "crash" rebuilds a node from exactly what it persisted.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use node_wasm::raft::rng::SplitMix64;
+use node_wasm::raft::{Config, Entry, Message, NodeId, Payload, RawNode, Role, Term};
+use node_wasm::storage::MemStorage;
+
+pub struct SimNode {
+    pub raw: RawNode,
+    pub store: MemStorage,
+    /// Everything this node's state machine applied, in order.
+    pub applied: Vec<Entry>,
+}
+
+pub struct Cluster {
+    pub nodes: BTreeMap<NodeId, SimNode>,
+    ids: Vec<NodeId>,
+    in_flight: Vec<Message>,
+    /// Nodes that are down: messages to and from them are lost.
+    pub down: BTreeSet<NodeId>,
+    /// Pairs that cannot talk (both directions are listed).
+    pub cut: BTreeSet<(NodeId, NodeId)>,
+    rng: SplitMix64,
+    /// Every (term, leader) ever observed: election safety.
+    leaders: BTreeMap<Term, NodeId>,
+    pub seed: u64,
+}
+
+impl Cluster {
+    pub fn new(n: u64, seed: u64) -> Self {
+        let ids: Vec<NodeId> = (1..=n).collect();
+        let mut rng = SplitMix64::new(seed);
+        let nodes = ids
+            .iter()
+            .map(|&id| {
+                let raw = RawNode::new(
+                    Config::new(id, ids.clone()),
+                    Default::default(),
+                    vec![],
+                    rng.next_u64(),
+                )
+                .expect("fresh node");
+                (
+                    id,
+                    SimNode {
+                        raw,
+                        store: MemStorage::default(),
+                        applied: vec![],
+                    },
+                )
+            })
+            .collect();
+        Self {
+            nodes,
+            ids,
+            in_flight: vec![],
+            down: BTreeSet::new(),
+            cut: BTreeSet::new(),
+            rng,
+            leaders: BTreeMap::new(),
+            seed,
+        }
+    }
+
+    /// Persist, send, apply, advance: the driver's loop, synchronously.
+    fn drain_ready(&mut self, id: NodeId) {
+        let node = self.nodes.get_mut(&id).unwrap();
+        while node.raw.has_ready() {
+            let rd = node.raw.ready();
+            node.store.save(rd.hard_state.as_ref(), &rd.entries);
+            self.in_flight.extend(rd.messages.iter().cloned());
+            node.applied.extend(rd.committed_entries.iter().cloned());
+            node.raw.advance(rd);
+        }
+    }
+
+    fn can_talk(&self, a: NodeId, b: NodeId) -> bool {
+        !self.down.contains(&a) && !self.down.contains(&b) && !self.cut.contains(&(a, b))
+    }
+
+    /// One round: tick every live node, then deliver every message in flight
+    /// (in a seed-determined order), repeatedly until the network is quiet.
+    pub fn step_round(&mut self) {
+        for id in self.ids.clone() {
+            if !self.down.contains(&id) {
+                self.nodes.get_mut(&id).unwrap().raw.tick();
+                self.drain_ready(id);
+            }
+        }
+        self.deliver_all();
+        self.check();
+    }
+
+    pub fn deliver_all(&mut self) {
+        let mut guard = 0;
+        while !self.in_flight.is_empty() {
+            guard += 1;
+            assert!(guard < 10_000, "seed {}: message storm", self.seed);
+            let mut batch = std::mem::take(&mut self.in_flight);
+            // Shuffle: a deterministic permutation drawn from the seed.
+            for i in (1..batch.len()).rev() {
+                let j = self.rng.range(0, i as u64 + 1) as usize;
+                batch.swap(i, j);
+            }
+            for m in batch {
+                if self.can_talk(m.from, m.to) {
+                    let to = m.to;
+                    self.nodes
+                        .get_mut(&to)
+                        .unwrap()
+                        .raw
+                        .step(m)
+                        .expect("valid message");
+                    self.drain_ready(to);
+                }
+            }
+        }
+    }
+
+    pub fn run(&mut self, rounds: usize) {
+        for _ in 0..rounds {
+            self.step_round();
+        }
+    }
+
+    /// Run until `pred` holds; panics (naming the seed) after `max_rounds`.
+    pub fn run_until(
+        &mut self,
+        max_rounds: usize,
+        what: &str,
+        mut pred: impl FnMut(&Cluster) -> bool,
+    ) {
+        for _ in 0..max_rounds {
+            if pred(self) {
+                return;
+            }
+            self.step_round();
+        }
+        assert!(
+            pred(self),
+            "seed {}: not reached within {max_rounds} rounds: {what}",
+            self.seed
+        );
+    }
+
+    pub fn leaders(&self) -> Vec<NodeId> {
+        self.nodes
+            .iter()
+            .filter(|(id, n)| !self.down.contains(id) && n.raw.status().role == Role::Leader)
+            .map(|(&id, _)| id)
+            .collect()
+    }
+
+    /// The unique live leader with the highest term, if any.
+    pub fn leader(&self) -> Option<NodeId> {
+        self.leaders()
+            .into_iter()
+            .max_by_key(|id| self.nodes[id].raw.status().term)
+    }
+
+    pub fn propose(&mut self, via: NodeId, command: &[u8]) -> bool {
+        let ok = self
+            .nodes
+            .get_mut(&via)
+            .unwrap()
+            .raw
+            .propose(command.to_vec())
+            .is_ok();
+        self.drain_ready(via);
+        ok
+    }
+
+    /// Lose the node's memory; keep what it persisted.
+    pub fn crash(&mut self, id: NodeId) {
+        self.down.insert(id);
+        self.in_flight.retain(|m| m.to != id && m.from != id);
+    }
+
+    pub fn restart(&mut self, id: NodeId) {
+        let node = self.nodes.get_mut(&id).unwrap();
+        let persisted = node.store.load();
+        node.raw = RawNode::new(
+            Config::new(id, self.ids.clone()),
+            persisted.hard_state,
+            persisted.entries,
+            self.rng.next_u64(),
+        )
+        .expect("restore from own storage");
+        // The state machine is rebuilt from the log by re-applying it.
+        node.applied.clear();
+        self.down.remove(&id);
+        self.drain_ready(id);
+    }
+
+    pub fn isolate(&mut self, id: NodeId) {
+        for &other in &self.ids {
+            if other != id {
+                self.cut.insert((id, other));
+                self.cut.insert((other, id));
+            }
+        }
+    }
+
+    pub fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    pub fn applied_commands(&self, id: NodeId) -> Vec<Vec<u8>> {
+        self.nodes[&id]
+            .applied
+            .iter()
+            .filter_map(|e| match &e.payload {
+                Payload::Command(c) => Some(c.clone()),
+                Payload::Noop => None,
+            })
+            .collect()
+    }
+
+    /// Safety checks after every round.
+    fn check(&mut self) {
+        for (&id, node) in &self.nodes {
+            let st = node.raw.status();
+            if st.role == Role::Leader {
+                let prior = *self.leaders.entry(st.term).or_insert(id);
+                assert_eq!(
+                    prior, id,
+                    "seed {}: two leaders in term {}",
+                    self.seed, st.term
+                );
+            }
+        }
+        // State machine safety: applied sequences are prefixes of each other.
+        let seqs: Vec<&Vec<Entry>> = self.nodes.values().map(|n| &n.applied).collect();
+        for a in &seqs {
+            for b in &seqs {
+                let n = a.len().min(b.len());
+                assert_eq!(
+                    a[..n],
+                    b[..n],
+                    "seed {}: nodes applied different entries",
+                    self.seed
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Helpers for end-to-end tests, named for what a person does: open a tab,
+//! add an event, close a tab. A test starts the real relay in-process (serving
+//! the trunk-built `dist/`) and drives headless Chromium through chromedriver.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use fantoccini::wd::WindowHandle;
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{json, Value};
+
+/// The relay serving the built UI on a free port of 127.0.0.1.
+pub struct App {
+    pub addr: SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+impl App {
+    pub async fn start() -> Result<Self> {
+        let dist = std::env::var_os("RAFTCAL_DIST")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("dist"));
+        if !dist.join("index.html").is_file() {
+            bail!(
+                "{} has no built UI: run `cargo xtask test`, which builds it before the end-to-end tests",
+                dist.display()
+            );
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let config = relay::Config {
+            dist,
+            ..Default::default()
+        };
+        tokio::spawn(relay::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        Ok(Self { addr, _stop: stop })
+    }
+
+    /// The page URL for a room no other test uses (fresh locks and databases).
+    pub fn room_url(&self, test: &str) -> String {
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() % 1_000_000_000)
+            .unwrap_or(0);
+        format!("http://{}/?room={test}-{nonce}", self.addr)
+    }
+}
+
+/// One headless Chromium with its own profile, driven over WebDriver.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: TempDir,
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// The node state a tab shows, read from its DOM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TabState {
+    pub node: Option<String>,
+    pub role: Option<String>,
+    pub leader: Option<String>,
+    pub titles: Vec<String>,
+}
+
+impl Browser {
+    pub async fn launch() -> Result<Self> {
+        let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let port = free_port()?;
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {chromedriver} (install chromium-driver, or run `cargo xtask test`)"))?;
+        let profile = TempDir(std::env::temp_dir().join(format!("raftcal-e2e-{port}")));
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                    "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--disable-quic",
+                    // Say explicitly what chromedriver adds silently: these
+                    // tests are about consensus, not hidden-tab throttling.
+                    "--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows",
+                    "--disable-renderer-backgrounding",
+                    format!("--user-data-dir={}", profile.0.display()),
+                ]
+            }
+        });
+        let Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() > deadline => {
+                    bail!("chromedriver did not start a session: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        Ok(Self {
+            client,
+            driver,
+            _profile: profile,
+        })
+    }
+
+    /// Open `url` in a new tab (the first call uses the initial one).
+    pub async fn open_tab(&mut self, url: &str) -> Result<WindowHandle> {
+        let blank = self.client.current_url().await?.as_str() == "about:blank";
+        let handle = if blank && self.client.windows().await?.len() == 1 {
+            self.client.window().await?
+        } else {
+            let handle = self.client.new_window(true).await?.handle;
+            self.client.switch_to_window(handle.clone()).await?;
+            handle
+        };
+        self.client.goto(url).await?;
+        Ok(handle)
+    }
+
+    pub async fn read(&mut self, tab: &WindowHandle) -> Result<TabState> {
+        self.client.switch_to_window(tab.clone()).await?;
+        let v = self
+            .client
+            .execute(
+                r#"const t = (s) => document.querySelector(s)?.textContent ?? null;
+                   return {
+                     node: t('#node-id'), role: t('#role'), leader: t('#leader'),
+                     titles: [...document.querySelectorAll('#events li.event:not(.pending) .title')].map(e => e.textContent),
+                   };"#,
+                vec![],
+            )
+            .await?;
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        Ok(TabState {
+            node: s("node"),
+            role: s("role"),
+            leader: s("leader"),
+            titles: v
+                .get("titles")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+
+    pub async fn read_all(&mut self, tabs: &[WindowHandle]) -> Result<Vec<TabState>> {
+        let mut out = Vec::with_capacity(tabs.len());
+        for t in tabs {
+            out.push(self.read(t).await?);
+        }
+        Ok(out)
+    }
+
+    /// Type a title and press "Add event" (start and end keep their defaults).
+    pub async fn create_event(&mut self, tab: &WindowHandle, title: &str) -> Result<()> {
+        self.client.switch_to_window(tab.clone()).await?;
+        let input = self.client.find(fantoccini::Locator::Css("#title")).await?;
+        input.send_keys(title).await?;
+        self.client
+            .find(fantoccini::Locator::Css("#add"))
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    pub async fn reload(&mut self, tab: &WindowHandle) -> Result<()> {
+        self.client.switch_to_window(tab.clone()).await?;
+        self.client.refresh().await?;
+        Ok(())
+    }
+
+    /// Poll every tab until `pred` holds for their states, or fail with the
+    /// last states seen.
+    pub async fn wait_for(
+        &mut self,
+        tabs: &[WindowHandle],
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&[TabState]) -> bool,
+    ) -> Result<Vec<TabState>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let states = self.read_all(tabs).await?;
+            if pred(&states) {
+                return Ok(states);
+            }
+            if Instant::now() > deadline {
+                bail!("timed out after {timeout:?} waiting for {what}; tabs show {states:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    pub async fn quit(mut self) -> Result<()> {
+        let result = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        result.map_err(Into::into)
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+    }
+}
+
+/// Exactly one tab says "Leader", every other says "Follower", and all name
+/// the same leader.
+pub fn one_leader(states: &[TabState]) -> bool {
+    let leaders: Vec<_> = states
+        .iter()
+        .filter(|s| s.role.as_deref() == Some("Leader"))
+        .collect();
+    let [leader] = leaders.as_slice() else {
+        return false;
+    };
+    states.iter().all(|s| {
+        (s.role.as_deref() == Some("Follower") || std::ptr::eq(s, *leader))
+            && s.leader == leader.node
+    })
+}

@@ -1,0 +1,261 @@
+//! The UI's state as a pure reducer (no browser APIs), so it is tested
+//! natively. Effects — booting the node, submitting — live in `app`.
+
+use std::rc::Rc;
+
+use chrono::NaiveDateTime;
+use node_wasm::calendar::Command;
+use node_wasm::raft::Role;
+use node_wasm::view::View;
+
+/// Nodes per room, slots `1..=CLUSTER_SIZE`.
+pub const CLUSTER_SIZE: u16 = 3;
+
+/// What the page's URL asks for: `?room=<name>&node=<n>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageQuery {
+    pub room: String,
+    pub node: Option<u16>,
+}
+
+/// Parse `location.search` (with or without the leading `?`).
+pub fn parse_query(search: &str) -> Result<PageQuery, String> {
+    let mut query = PageQuery {
+        room: "default".into(),
+        node: None,
+    };
+    for pair in search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "room" => {
+                let ok = (1..=64).contains(&value.len())
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                if !ok {
+                    return Err(format!(
+                        "\"{value}\" is not a room name: use 1 to 64 letters, digits, '-' or '_'"
+                    ));
+                }
+                query.room = value.into();
+            }
+            "node" => match value.parse::<u16>() {
+                Ok(n) if (1..=CLUSTER_SIZE).contains(&n) => query.node = Some(n),
+                _ => return Err(format!("node must be 1 to {CLUSTER_SIZE}, not \"{value}\"")),
+            },
+            _ => {} // other parameters are not ours
+        }
+    }
+    Ok(query)
+}
+
+/// Parse an `<input type="datetime-local">` value.
+pub fn parse_local(value: &str) -> Option<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S"))
+        .ok()
+}
+
+pub fn format_local(at: NaiveDateTime) -> String {
+    at.format("%Y-%m-%dT%H:%M").to_string()
+}
+
+/// Turn the form's fields into a command, or say what is wrong with them.
+pub fn command_from_form(
+    id: String,
+    title: &str,
+    start: &str,
+    end: &str,
+) -> Result<Command, String> {
+    let start = parse_local(start).ok_or("Pick a start date and time.")?;
+    let end = parse_local(end).ok_or("Pick an end date and time.")?;
+    let command = Command::CreateEvent {
+        id,
+        title: title.trim().into(),
+        start,
+        end,
+    };
+    command.validate().map_err(|r| capitalise(&r.to_string()))?;
+    Ok(command)
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect::<String>() + ".",
+        None => String::new(),
+    }
+}
+
+pub fn role_label(role: Role) -> &'static str {
+    match role {
+        Role::Leader => "Leader",
+        Role::Follower => "Follower",
+        Role::Candidate => "Candidate",
+        Role::PreCandidate => "Pre-candidate",
+    }
+}
+
+/// An event this tab submitted that is not applied yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub id: String,
+    pub title: String,
+    pub start: NaiveDateTime,
+    pub end: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppState {
+    pub view: Option<Rc<View>>,
+    pub boot_error: Option<String>,
+    pub form_error: Option<String>,
+    /// Submitted here, not yet seen applied: shown greyed out, never as agreed.
+    pub pending: Vec<Pending>,
+}
+
+pub enum Action {
+    NodeChanged(Rc<View>),
+    BootFailed(String),
+    Submitted(Pending),
+    SubmitFailed { id: Option<String>, message: String },
+}
+
+impl AppState {
+    pub fn reduce(mut self, action: Action) -> Self {
+        match action {
+            Action::NodeChanged(view) => {
+                self.pending
+                    .retain(|p| !view.events.iter().any(|e| e.id == p.id));
+                self.view = Some(view);
+            }
+            Action::BootFailed(message) => self.boot_error = Some(message),
+            Action::Submitted(pending) => {
+                self.form_error = None;
+                self.pending.push(pending);
+            }
+            Action::SubmitFailed { id, message } => {
+                if let Some(id) = id {
+                    self.pending.retain(|p| p.id != id);
+                }
+                self.form_error = Some(message);
+            }
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use node_wasm::calendar::Event;
+    use node_wasm::raft::Status;
+
+    fn at(s: &str) -> NaiveDateTime {
+        parse_local(s).unwrap()
+    }
+
+    fn view_with(events: Vec<Event>) -> Rc<View> {
+        Rc::new(View {
+            room: "default".into(),
+            slot: 1,
+            status: Status {
+                id: 1,
+                role: Role::Follower,
+                term: 1,
+                leader: Some(2),
+                commit: 1,
+                applied: 1,
+                last_index: 1,
+            },
+            events,
+            connected: true,
+            online: vec![1, 2, 3],
+            fault: None,
+            last_rejection: None,
+        })
+    }
+
+    #[test]
+    fn query_defaults_and_checks() {
+        assert_eq!(
+            parse_query(""),
+            Ok(PageQuery {
+                room: "default".into(),
+                node: None
+            })
+        );
+        assert_eq!(
+            parse_query("?room=team-a&node=2&utm=x"),
+            Ok(PageQuery {
+                room: "team-a".into(),
+                node: Some(2)
+            })
+        );
+        assert!(parse_query("?room=").is_err());
+        assert!(parse_query("?room=a%20b").is_err());
+        assert!(parse_query("?node=4").unwrap_err().contains("1 to 3"));
+        assert!(parse_query("?node=x").is_err());
+    }
+
+    #[test]
+    fn form_fields_become_a_command_or_a_clear_message() {
+        let ok = command_from_form(
+            "id1".into(),
+            "  Standup ",
+            "2026-12-04T09:00",
+            "2026-12-04T09:15",
+        )
+        .unwrap();
+        assert_eq!(
+            ok,
+            Command::CreateEvent {
+                id: "id1".into(),
+                title: "Standup".into(),
+                start: at("2026-12-04T09:00"),
+                end: at("2026-12-04T09:15"),
+            }
+        );
+        assert_eq!(
+            command_from_form("i".into(), "", "2026-12-04T09:00", "2026-12-04T09:15"),
+            Err("The title is empty.".into())
+        );
+        assert_eq!(
+            command_from_form("i".into(), "x", "2026-12-04T10:00", "2026-12-04T09:15"),
+            Err("The event ends before it starts.".into())
+        );
+        assert!(command_from_form("i".into(), "x", "", "2026-12-04T09:15").is_err());
+    }
+
+    #[test]
+    fn pending_entries_disappear_once_applied() {
+        let p = Pending {
+            id: "e1".into(),
+            title: "Review".into(),
+            start: at("2026-12-04T09:00"),
+            end: at("2026-12-04T10:00"),
+        };
+        let state = AppState::default().reduce(Action::Submitted(p.clone()));
+        assert_eq!(state.pending, vec![p.clone()]);
+        let state = state.reduce(Action::NodeChanged(view_with(vec![])));
+        assert_eq!(state.pending.len(), 1, "not applied yet");
+        let applied = Event {
+            id: "e1".into(),
+            title: "Review".into(),
+            start: p.start,
+            end: p.end,
+            version: 1,
+        };
+        let state = state.reduce(Action::NodeChanged(view_with(vec![applied])));
+        assert!(state.pending.is_empty());
+        let state = state.reduce(Action::SubmitFailed {
+            id: None,
+            message: "no leader".into(),
+        });
+        assert_eq!(state.form_error.as_deref(), Some("no leader"));
+    }
+}
