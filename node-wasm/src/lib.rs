@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`raft`]: the sans-IO Raft core (no I/O, clock or global RNG).
 //! - [`calendar`]: the deterministic calendar state machine.
+//! - [`machine`]: the calendar plus client sessions (exactly-once), and its snapshots.
 //! - [`storage`]: what is durable, and the in-memory store.
 //! - [`transport`]: the relay envelope and message encoding (pure).
 //! - [`view`]: what a node shows its UI (pure data).
@@ -10,6 +11,7 @@
 //!   timers, Web Locks — and the driver loop that ties them to the core.
 
 pub mod calendar;
+pub mod machine;
 pub mod raft;
 pub mod storage;
 pub mod transport;

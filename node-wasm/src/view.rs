@@ -18,6 +18,6 @@ pub struct View {
     /// Set when the node had to stop (storage failure): nothing further is
     /// acknowledged, and the UI must say so.
     pub fault: Option<String>,
-    /// The last of this tab's own commands that the cluster refused, and why.
-    pub last_rejection: Option<String>,
+    /// This tab's edits waiting for the cluster (submitted, not yet applied).
+    pub pending: usize,
 }

@@ -4,7 +4,10 @@
 
 mod support;
 
-use node_wasm::raft::{Body, Config, HardState, Message, RawNode, Role, StepError};
+use node_wasm::raft::{
+    AppendResult, Body, Config, Entry, HardState, Message, Payload, Persisted, RawNode, Role,
+    StepError,
+};
 use support::Cluster;
 
 const SEEDS: std::ops::Range<u64> = 0..40;
@@ -157,25 +160,22 @@ fn single_node_commits_alone() {
 /// Bad input is refused with a typed error and changes nothing.
 #[test]
 fn bad_messages_are_refused_without_panic() {
-    let mut n = RawNode::new(
-        Config::new(1, vec![1, 2, 3]),
-        HardState::default(),
-        vec![],
-        1,
-    )
-    .unwrap();
+    let mut n = RawNode::new(Config::new(1, vec![1, 2, 3]), Persisted::default(), 1).unwrap();
     let stranger = Message {
         from: 9,
         to: 1,
         term: 5,
-        body: Body::Heartbeat { commit: 0 },
+        body: Body::Heartbeat {
+            commit: 0,
+            read_seq: 0,
+        },
     };
     assert_eq!(n.step(stranger), Err(StepError::UnknownSender(9)));
     let misaddressed = Message {
         from: 2,
         to: 3,
         term: 5,
-        body: Body::HeartbeatResponse,
+        body: Body::HeartbeatResponse { read_seq: 0 },
     };
     assert!(matches!(
         n.step(misaddressed),
@@ -213,5 +213,310 @@ fn inconsistent_persisted_state_is_refused() {
         vote: None,
         commit: 3,
     };
-    assert!(RawNode::new(Config::new(1, vec![1, 2, 3]), hs, vec![], 1).is_err());
+    let persisted = Persisted {
+        hard_state: hs,
+        ..Default::default()
+    };
+    assert!(RawNode::new(Config::new(1, vec![1, 2, 3]), persisted, 1).is_err());
+}
+
+/// An old leader cut off with an uncommitted entry rejoins: the entry is
+/// overwritten by the new leader's log, and everyone agrees.
+#[test]
+fn partitioned_old_leader_loses_its_uncommitted_entries() {
+    for seed in SEEDS {
+        let mut c = Cluster::new(3, seed);
+        c.run_until(200, "a leader", |c| c.leader().is_some());
+        let old = c.leader().unwrap();
+        c.isolate(old);
+        assert!(c.propose(old, b"never committed"));
+        c.run_until(300, "a new leader", |c| {
+            c.leader().is_some_and(|l| l != old)
+        });
+        let new = c.leader().unwrap();
+        assert!(c.propose(new, b"committed"));
+        c.run(30);
+        c.heal();
+        c.run_until(300, "everyone applied the new entry", |c| {
+            (1..=3).all(|id| c.applied_commands(id) == [b"committed".to_vec()])
+        });
+        let log = c.nodes[&old].raw.log();
+        assert!(
+            log.entries()
+                .iter()
+                .all(|e| e.payload != Payload::Command(b"never committed".to_vec())),
+            "seed {seed}: the stale entry survived on the old leader"
+        );
+    }
+}
+
+/// Raft Figure 8 / §5.4.2: a leader never commits an entry of an earlier
+/// term by counting replicas — only through an entry of its own term.
+#[test]
+fn figure_8_old_term_entries_commit_only_through_the_current_term() {
+    let voters = vec![1, 2, 3, 4, 5];
+    let old = |index, term| Entry {
+        term,
+        index,
+        payload: Payload::Command(vec![index as u8]),
+    };
+    // S1 holds index 2 from term 2 (never committed) and is at term 3.
+    let persisted = Persisted {
+        hard_state: HardState {
+            term: 3,
+            vote: None,
+            commit: 1,
+        },
+        snapshot: None,
+        entries: vec![old(1, 1), old(2, 2)],
+    };
+    let cfg = Config {
+        pre_vote: false,
+        ..Config::new(1, voters)
+    };
+    let mut s1 = RawNode::new(cfg, persisted, 3).unwrap();
+    let deliver = |n: &mut RawNode, from: u64, term: u64, body: Body| {
+        n.step(Message {
+            from,
+            to: 1,
+            term,
+            body,
+        })
+        .unwrap();
+        let rd = n.ready();
+        n.advance(rd);
+    };
+    while s1.status().role != Role::Candidate {
+        s1.tick();
+    }
+    let rd = s1.ready();
+    s1.advance(rd);
+    let vote = || Body::VoteResponse {
+        pre_vote: false,
+        granted: true,
+        leader_hint: None,
+    };
+    deliver(&mut s1, 2, 4, vote());
+    deliver(&mut s1, 3, 4, vote());
+    assert_eq!(s1.status().role, Role::Leader);
+    assert_eq!(s1.status().term, 4);
+    assert_eq!(
+        s1.status().last_index,
+        3,
+        "the new leader appended its no-op at 3"
+    );
+    // S2 and S3 now hold index 2 (term 2): a majority with S1, yet it must
+    // not commit — a later leader with a term-3 entry at 2 could overwrite it.
+    let acked = |m| Body::AppendResponse(AppendResult::Accepted { match_index: m });
+    deliver(&mut s1, 2, 4, acked(2));
+    deliver(&mut s1, 3, 4, acked(2));
+    assert_eq!(
+        s1.status().commit,
+        1,
+        "committed an old-term entry by counting replicas"
+    );
+    // Once the term-4 no-op reaches the same majority, both commit.
+    deliver(&mut s1, 2, 4, acked(3));
+    deliver(&mut s1, 3, 4, acked(3));
+    assert_eq!(s1.status().commit, 3);
+}
+
+/// A follower that was down while the others compacted their logs is
+/// brought back by a chunked snapshot, then by ordinary appends.
+#[test]
+fn lagging_follower_catches_up_through_a_snapshot() {
+    for seed in SEEDS {
+        let mut c = Cluster::new(3, seed);
+        c.run_until(200, "a leader", |c| c.leader().is_some());
+        let leader = c.leader().unwrap();
+        let lagging = (1..=3).find(|&i| i != leader).unwrap();
+        c.crash(lagging);
+        for i in 0..40u8 {
+            assert!(c.propose(leader, &[i; 100]));
+            c.step_round();
+        }
+        c.run(10);
+        for id in (1..=3).filter(|&i| i != lagging) {
+            c.compact(id);
+        }
+        assert!(c.nodes[&leader].raw.status().snapshot_index > 0);
+        c.restart(lagging);
+        assert!(c.propose(leader, b"after the snapshot"));
+        c.run_until(300, "the lagging node caught up", |c| {
+            c.applied_commands(lagging).len() == 41
+        });
+        assert_eq!(
+            c.applied_commands(lagging),
+            c.applied_commands(leader),
+            "seed {seed}"
+        );
+        assert_eq!(
+            c.nodes[&lagging].installs, 1,
+            "seed {seed}: caught up without the snapshot?"
+        );
+    }
+}
+
+/// A node restarts from its own snapshot plus the log after it, with the
+/// same state it had, and keeps going.
+#[test]
+fn restart_from_a_snapshot_keeps_the_state() {
+    for seed in SEEDS {
+        let mut c = Cluster::new(3, seed);
+        c.run_until(200, "a leader", |c| c.leader().is_some());
+        let leader = c.leader().unwrap();
+        for i in 0..10u8 {
+            assert!(c.propose(leader, &[i]));
+            c.step_round();
+        }
+        c.run_until(100, "all applied", |c| {
+            (1..=3).all(|id| c.applied_commands(id).len() == 10)
+        });
+        let follower = (1..=3).find(|&i| i != leader).unwrap();
+        c.compact(follower);
+        assert!(c.propose(leader, b"eleventh"));
+        c.run_until(100, "applied", |c| c.applied_commands(follower).len() == 11);
+        let before = c.applied_commands(follower);
+        c.crash(follower);
+        c.restart(follower);
+        assert_eq!(
+            c.applied_commands(follower),
+            before,
+            "seed {seed}: state after restart"
+        );
+        assert_eq!(c.nodes[&follower].installs, 0);
+    }
+}
+
+/// Full and partial restarts: everything committed survives.
+#[test]
+fn committed_entries_survive_full_and_partial_restarts() {
+    for seed in SEEDS {
+        let mut c = Cluster::new(3, seed);
+        c.run_until(200, "a leader", |c| c.leader().is_some());
+        assert!(c.propose(c.leader().unwrap(), b"one"));
+        c.run_until(100, "committed", |c| {
+            (1..=3).all(|id| c.applied_commands(id).len() == 1)
+        });
+        for id in 1..=3 {
+            c.crash(id);
+        }
+        for id in 1..=3 {
+            c.restart(id);
+        }
+        c.run_until(300, "a leader after the full restart", |c| {
+            c.leader().is_some()
+        });
+        let leader = c.leader().unwrap();
+        assert!(c.propose(leader, b"two"));
+        // A follower restarts while "two" replicates.
+        let follower = (1..=3).find(|&i| i != leader).unwrap();
+        c.crash(follower);
+        c.run(50);
+        c.restart(follower);
+        c.run_until(300, "all applied", |c| {
+            (1..=3).all(|id| c.applied_commands(id) == [b"one".to_vec(), b"two".to_vec()])
+        });
+    }
+}
+
+/// Leadership transfer (thesis §3.10): the target takes over at once, with
+/// no failed election in between.
+#[test]
+fn leadership_transfer_hands_over_to_the_target() {
+    for seed in SEEDS {
+        let mut c = Cluster::new(3, seed);
+        c.run_until(200, "a leader", |c| c.leader().is_some());
+        let from = c.leader().unwrap();
+        let term = c.nodes[&from].raw.status().term;
+        let to = (1..=3).find(|&i| i != from).unwrap();
+        c.transfer(from, to);
+        c.run_until(5, "the target leads", |c| c.leader() == Some(to));
+        assert_eq!(c.nodes[&to].raw.status().term, term + 1, "seed {seed}");
+        assert!(
+            c.propose(from, b"via the old leader"),
+            "seed {seed}: followers forward to the new leader"
+        );
+        c.run_until(50, "applied", |c| {
+            (1..=3).all(|id| c.applied_commands(id).len() == 1)
+        });
+    }
+}
+
+/// ReadIndex: a read point is at least the commit index of every write that
+/// finished before the read began, asked at the leader or at a follower.
+#[test]
+fn read_index_covers_every_finished_write() {
+    for seed in SEEDS {
+        let mut c = Cluster::new(3, seed);
+        c.run_until(200, "a leader", |c| c.leader().is_some());
+        let leader = c.leader().unwrap();
+        assert!(c.propose(leader, b"w"));
+        c.run_until(50, "applied", |c| {
+            (1..=3).all(|id| c.applied_commands(id).len() == 1)
+        });
+        let commit = c.nodes[&leader].raw.status().commit;
+        let follower = (1..=3).find(|&i| i != leader).unwrap();
+        assert!(c.read_index(leader, 7));
+        assert!(c.read_index(follower, 8));
+        c.run_until(20, "both reads answered", |c| c.read_states.len() == 2);
+        for (node, rs) in &c.read_states {
+            assert!(
+                rs.index >= commit,
+                "seed {seed}: read at {} on {node} misses commit {commit}",
+                rs.index
+            );
+        }
+    }
+}
+
+/// Seven nodes, leaders crash one after another (never more than three
+/// down): each time the rest elect a new one and keep committing.
+#[test]
+fn seven_nodes_survive_repeated_leader_crashes() {
+    for seed in 0..10 {
+        let mut c = Cluster::new(7, seed);
+        let mut down = std::collections::VecDeque::new();
+        for round in 0..8u8 {
+            c.run_until(400, "a leader", |c| c.leader().is_some());
+            let leader = c.leader().unwrap();
+            assert!(c.propose(leader, &[round]));
+            c.run(10);
+            c.crash(leader);
+            down.push_back(leader);
+            if down.len() > 3 {
+                let back = down.pop_front().unwrap();
+                c.restart(back);
+            }
+        }
+        while let Some(back) = down.pop_front() {
+            c.restart(back);
+        }
+        c.run_until(600, "a leader", |c| c.leader().is_some());
+        assert!(c.propose(c.leader().unwrap(), b"final"));
+        c.run_until(600, "everyone converged", |c| {
+            let reference = c.applied_commands(1);
+            reference.last() == Some(&b"final".to_vec())
+                && (2..=7).all(|id| c.applied_commands(id) == reference)
+        });
+    }
+}
+
+/// Lost message bursts while entries stream: replication still converges.
+#[test]
+fn replication_recovers_from_lost_appends() {
+    for seed in SEEDS {
+        let mut c = Cluster::new(3, seed);
+        c.run_until(200, "a leader", |c| c.leader().is_some());
+        let leader = c.leader().unwrap();
+        for i in 0..20u8 {
+            assert!(c.propose(leader, &[i]));
+            if i % 3 == 0 {
+                c.drop_in_flight();
+            }
+        }
+        c.run_until(300, "everything applied", |c| {
+            (1..=3).all(|id| c.applied_commands(id).len() == 20)
+        });
+    }
 }

@@ -4,7 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use node_wasm::browser::idb::IdbStorage;
-use node_wasm::raft::{Entry, HardState, Payload};
+use node_wasm::raft::{Entry, HardState, Payload, Snapshot, SnapshotMeta, SnapshotUpdate};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -46,7 +46,7 @@ async fn hard_state_and_entries_survive_reopening() {
             Default::default(),
             "a new database is empty"
         );
-        store.save(Some(&hs), &entries).await.unwrap();
+        store.save(None, Some(&hs), &entries).await.unwrap();
         store.close();
     }
     let store = IdbStorage::open(&name).await.unwrap();
@@ -59,18 +59,58 @@ async fn hard_state_and_entries_survive_reopening() {
 async fn a_conflicting_write_replaces_the_suffix() {
     let name = db_name("truncate");
     let store = IdbStorage::open(&name).await.unwrap();
-    store
-        .save(
-            None,
-            &[entry(1, 1, b"a"), entry(2, 1, b"b"), entry(3, 1, b"c")],
-        )
-        .await
-        .unwrap();
+    let first = [entry(1, 1, b"a"), entry(2, 1, b"b"), entry(3, 1, b"c")];
+    store.save(None, None, &first).await.unwrap();
     // A new leader's entry at index 2 replaces 2 and drops 3.
-    store.save(None, &[entry(2, 2, b"B")]).await.unwrap();
+    store.save(None, None, &[entry(2, 2, b"B")]).await.unwrap();
     store.close();
     let store = IdbStorage::open(&name).await.unwrap();
     let back = store.load().await.unwrap();
     assert_eq!(back.entries, vec![entry(1, 1, b"a"), entry(2, 2, b"B")]);
     assert_eq!(back.hard_state, HardState::default());
+}
+
+fn snapshot(index: u64, term: u64, data: &[u8]) -> Snapshot {
+    Snapshot {
+        meta: SnapshotMeta {
+            index,
+            term,
+            voters: vec![1, 2, 3],
+        },
+        data: data.to_vec(),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn snapshots_drop_the_entries_they_cover() {
+    let name = db_name("snapshot");
+    let store = IdbStorage::open(&name).await.unwrap();
+    let log: Vec<Entry> = (1..=5).map(|i| entry(i, 1, b"x")).collect();
+    store.save(None, None, &log).await.unwrap();
+    // Compaction at 3: entries 1..=3 go, 4..=5 stay.
+    let compacted = SnapshotUpdate::Compacted(snapshot(3, 1, b"state@3"));
+    store.save(Some(&compacted), None, &[]).await.unwrap();
+    store.close();
+    let store = IdbStorage::open(&name).await.unwrap();
+    let back = store.load().await.unwrap();
+    assert_eq!(back.snapshot, Some(snapshot(3, 1, b"state@3")));
+    assert_eq!(back.entries, log[3..].to_vec());
+    // An installed snapshot from a leader with a different history discards
+    // the whole log, in the same transaction as the new hard state.
+    let installed = SnapshotUpdate::Installed {
+        snapshot: snapshot(9, 4, b"state@9"),
+        discard_log: true,
+    };
+    let hs = HardState {
+        term: 4,
+        vote: None,
+        commit: 9,
+    };
+    store.save(Some(&installed), Some(&hs), &[]).await.unwrap();
+    store.close();
+    let store = IdbStorage::open(&name).await.unwrap();
+    let back = store.load().await.unwrap();
+    assert_eq!(back.snapshot, Some(snapshot(9, 4, b"state@9")));
+    assert!(back.entries.is_empty());
+    assert_eq!(back.hard_state, hs);
 }

@@ -126,6 +126,7 @@ pub fn App() -> Html {
             }
             let dispatcher = dispatcher.clone();
             wasm_bindgen_futures::spawn_local(async move {
+                // Resolves once the cluster applied it (or refused it).
                 if let Err(e) = handle.submit(command).await {
                     dispatcher.dispatch(Action::SubmitFailed {
                         id: Some(id),
@@ -152,7 +153,6 @@ pub fn App() -> Html {
             </div>
         };
     };
-    let rejection = view.last_rejection.clone();
     html! {
         <div class="app">
             <header>
@@ -164,7 +164,7 @@ pub fn App() -> Html {
                 <div id="fault" class="banner error">{ format!("This node stopped: {fault}. Nothing new is saved here; reload the tab.") }</div>
             }
             <section class="card">
-                <EventForm on_create={on_create} error={state.form_error.clone().or(rejection)} />
+                <EventForm on_create={on_create} error={state.form_error.clone()} />
             </section>
             <section class="card">
                 <EventList events={view.events.clone()} pending={state.pending.clone()} />
@@ -202,6 +202,9 @@ fn ClusterPanel(props: &ClusterProps) -> Html {
             <span><span class="label">{ "leader " }</span><b id="leader">{ leader }</b></span>
             <span><span class="label">{ "commit " }</span><b id="commit">{ s.commit }</b></span>
             <span><span class="label">{ "online " }</span><b id="online">{ online }</b></span>
+            if v.pending > 0 {
+                <span id="pending">{ format!("{} waiting for the cluster", plural(v.pending, "edit", "edits")) }</span>
+            }
             if v.connected {
                 <span id="connection">{ "relay connected" }</span>
             } else {
@@ -209,6 +212,10 @@ fn ClusterPanel(props: &ClusterProps) -> Html {
             }
         </section>
     }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[derive(Properties, PartialEq)]

@@ -171,12 +171,13 @@ mod tests {
                 commit: 1,
                 applied: 1,
                 last_index: 1,
+                snapshot_index: 0,
             },
             events,
             connected: true,
             online: vec![1, 2, 3],
             fault: None,
-            last_rejection: None,
+            pending: 0,
         })
     }
 

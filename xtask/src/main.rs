@@ -4,6 +4,7 @@
 //! - `test` installs what is missing (Chromium too), then runs every test:
 //!   formatting and lints, native unit and simulation tests, the
 //!   wasm-bindgen-test suite in headless Chromium, and the end-to-end tests.
+//! - `sim`  runs a longer simulation campaign than `test` does.
 //!
 //! Every install step checks first and skips what is already there, so the
 //! commands are cheap to repeat and work the same on a bare machine and in CI.
@@ -27,13 +28,16 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   run [relay flags]   install what is missing, build the UI, start the relay
                       (e.g. `cargo xtask run --listen 0.0.0.0:8080`)
-  test                install what is missing, then run every test";
+  test                install what is missing, then run every test
+  sim [--seeds N] [--ticks M] [--first-seed S]
+                      a long deterministic-simulation campaign (release build)";
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let result = match args.next().as_deref() {
         Some("run") => run(args.collect()),
         Some("test") => test(),
+        Some("sim") => sim(args.collect()),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -323,7 +327,7 @@ fn test() -> Result<()> {
         ]),
     )?;
     timed(
-        "native tests: core, simulation, calendar, relay, UI state",
+        "native tests: core, simulation (300 seeds), calendar, relay, UI state",
         cmd(cargo()).args(["test", "--workspace", "--exclude", "e2e"]),
     )?;
     timed(
@@ -359,6 +363,39 @@ fn test() -> Result<()> {
         println!("xtask:   {took:>8.1?}  {name}");
     }
     Ok(())
+}
+
+/// A simulation campaign of any size: `--seeds`, `--ticks`, `--first-seed`.
+fn sim(args: Vec<String>) -> Result<()> {
+    let mut c = cmd(cargo());
+    c.args([
+        "test",
+        "--release",
+        "-p",
+        "node-wasm",
+        "--test",
+        "simulation",
+        "--",
+        "campaign",
+        "--nocapture",
+    ]);
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let var = match flag.as_str() {
+            "--seeds" => "RAFTCAL_SIM_SEEDS",
+            "--ticks" => "RAFTCAL_SIM_TICKS",
+            "--first-seed" => "RAFTCAL_SIM_FIRST_SEED",
+            other => bail!("unknown sim flag `{other}`\n\n{USAGE}"),
+        };
+        let value = it
+            .next()
+            .with_context(|| format!("{flag} needs a number"))?;
+        value
+            .parse::<u64>()
+            .with_context(|| format!("{flag} needs a whole number, not `{value}`"))?;
+        c.env(var, value);
+    }
+    run_cmd(&mut c)
 }
 
 fn which(program: &str) -> Option<PathBuf> {

@@ -5,7 +5,7 @@
 //! persist (await the strict IndexedDB transaction) → send → apply → advance.
 //! While a write is in flight further inputs simply wait in the channel.
 
-use std::collections::BTreeSet;
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use futures::channel::{mpsc, oneshot};
@@ -15,13 +15,20 @@ use gloo_timers::callback::Interval;
 use super::idb::{IdbError, IdbStorage};
 use super::locks::{claim_slot, LockError};
 use super::socket::Socket;
-use crate::calendar::{Calendar, Command};
-use crate::raft::{Config, NodeId, Payload, ProposeError, RawNode, RestoreError, Status};
+use crate::calendar::{Command, Outcome, Rejection};
+use crate::machine::{Machine, Proposal, SnapshotError};
+use crate::raft::{Config, NodeId, Payload, RawNode, RestoreError, SnapshotUpdate};
 use crate::transport::codec::{self, Inbound};
 use crate::view::View;
 
 /// Milliseconds per Raft tick; `Config::new`'s tick counts assume 50 ms.
 pub const TICK_MS: u32 = 50;
+/// Re-propose the head of the outbox after this many ticks without its
+/// result (2 s): the proposal or its forward may have been lost.
+const RETRY_TICKS: u32 = 40;
+/// Snapshot and compact the log once this many entries are applied past the
+/// last snapshot.
+const SNAPSHOT_EVERY: u64 = 500;
 
 /// How the page wants its node.
 #[derive(Debug, Clone)]
@@ -43,6 +50,8 @@ pub enum BootError {
     Storage(#[from] IdbError),
     #[error("this node's stored state is inconsistent: {0}")]
     Restore(#[from] RestoreError),
+    #[error("this node's snapshot cannot be read: {0}")]
+    Snapshot(#[from] SnapshotError),
     #[error("{0}")]
     Socket(String),
 }
@@ -53,7 +62,7 @@ pub(crate) enum Input {
     Connected,
     Disconnected { code: u16, reason: String },
     Reconnect,
-    Propose(Command, oneshot::Sender<Result<(), ProposeError>>),
+    Submit(Command, oneshot::Sender<Result<Outcome, Rejection>>),
 }
 
 /// The UI's handle on its node. Dropping it does not stop the node.
@@ -65,22 +74,22 @@ pub struct NodeHandle {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SubmitError {
     #[error(transparent)]
-    Propose(#[from] ProposeError),
+    Rejected(#[from] Rejection),
     #[error("this node has stopped; reload the tab")]
     Stopped,
 }
 
 impl NodeHandle {
-    /// Hand a command to Raft. `Ok` means it is on its way to the leader;
-    /// it shows up in `View::events` once committed and applied.
-    pub async fn submit(&self, command: Command) -> Result<(), SubmitError> {
+    /// Hand a command to the cluster and wait until it is committed and
+    /// applied (its outcome) or refused (the rejection). While no leader is
+    /// reachable the command waits and is retried; it is applied at most
+    /// once however often it is retried.
+    pub async fn submit(&self, command: Command) -> Result<Outcome, SubmitError> {
         let (tx, rx) = oneshot::channel();
         self.inputs
-            .unbounded_send(Input::Propose(command, tx))
+            .unbounded_send(Input::Submit(command, tx))
             .map_err(|_| SubmitError::Stopped)?;
-        rx.await
-            .map_err(|_| SubmitError::Stopped)?
-            .map_err(SubmitError::from)
+        Ok(rx.await.map_err(|_| SubmitError::Stopped)??)
     }
 }
 
@@ -120,18 +129,22 @@ pub async fn start(
     super::console_log(
         "info",
         &format!(
-            "node {slot} of room {} resumes at term {} with {} entries (commit {})",
+            "node {slot} of room {} resumes at term {}: snapshot at {}, {} entries, commit {}",
             opts.room,
             persisted.hard_state.term,
+            persisted.snapshot.as_ref().map_or(0, |s| s.meta.index),
             persisted.entries.len(),
             persisted.hard_state.commit
         ),
     );
+    let machine = match &persisted.snapshot {
+        Some(s) => Machine::restore(&s.data)?,
+        None => Machine::default(),
+    };
     let voters: Vec<NodeId> = (1..=u64::from(opts.cluster_size)).collect();
     let raw = RawNode::new(
         Config::new(u64::from(slot), voters),
-        persisted.hard_state,
-        persisted.entries,
+        persisted,
         random_u64(),
     )?;
     let (tx, rx) = mpsc::unbounded();
@@ -141,39 +154,54 @@ pub async fn start(
     let ticker = Interval::new(TICK_MS, move || {
         let _ = ticker_tx.unbounded_send(Input::Tick);
     });
-    let driver = Driver {
+    let status = raw.status();
+    let mut driver = Driver {
         raw,
         store,
         socket: Some(socket),
         url,
         inputs: tx.clone(),
-        calendar: Calendar::default(),
-        mine: BTreeSet::new(),
+        machine,
+        outbox: Outbox {
+            client: random_u64(),
+            next_seq: 1,
+            queue: VecDeque::new(),
+            since_sent: 0,
+        },
         reconnect_attempts: 0,
         dirty: true,
         view: View {
             room: opts.room,
             slot,
-            status: Status {
-                id: u64::from(slot),
-                role: crate::raft::Role::Follower,
-                term: 0,
-                leader: None,
-                commit: 0,
-                applied: 0,
-                last_index: 0,
-            },
+            status,
             events: vec![],
             connected: false,
             online: vec![],
             fault: None,
-            last_rejection: None,
+            pending: 0,
         },
         on_change: Box::new(on_change),
         _ticker: ticker,
     };
+    driver.refresh_events();
     wasm_bindgen_futures::spawn_local(driver.run(rx));
     Ok(NodeHandle { inputs: tx })
+}
+
+/// This tab's proposals, as one client session: only the head is in flight,
+/// retried with the same sequence number until its result is applied.
+struct Outbox {
+    client: u64,
+    next_seq: u64,
+    queue: VecDeque<Queued>,
+    /// Ticks since the head was last proposed.
+    since_sent: u32,
+}
+
+struct Queued {
+    seq: u64,
+    bytes: Vec<u8>,
+    reply: oneshot::Sender<Result<Outcome, Rejection>>,
 }
 
 struct Driver {
@@ -182,10 +210,8 @@ struct Driver {
     socket: Option<Socket>,
     url: String,
     inputs: mpsc::UnboundedSender<Input>,
-    calendar: Calendar,
-    /// Ids of events this tab proposed changes to, so that a refusal is shown
-    /// here and not in every tab.
-    mine: BTreeSet<String>,
+    machine: Machine,
+    outbox: Outbox,
     reconnect_attempts: u32,
     view: View,
     /// `view` changed since it was last published.
@@ -205,12 +231,13 @@ impl Driver {
             }
             if let Err(fault) = self.process_ready().await {
                 super::console_log("error", &format!("node stopped: {fault}"));
-                self.view.fault = Some(fault.to_string());
+                self.view.fault = Some(fault);
                 self.view.connected = false;
                 self.socket = None;
                 self.publish();
                 // Stop: acknowledging anything after a failed write could
-                // promise peers data we do not have.
+                // promise peers data we do not have. Dropping the outbox
+                // answers every waiting submit with `Stopped`.
                 return;
             }
             self.publish_if_changed();
@@ -222,20 +249,40 @@ impl Driver {
             self.dirty = true;
         }
         match input {
-            Input::Tick => self.raw.tick(),
-            Input::Frame(bytes) => self.on_frame(&bytes),
-            Input::Propose(command, reply) => {
-                let result = match command.validate() {
-                    Err(rejection) => {
-                        self.view.last_rejection = Some(rejection.to_string());
-                        Ok(())
-                    }
-                    Ok(()) => {
-                        self.mine.insert(command_id(&command).to_owned());
-                        self.raw.propose(command.encode())
-                    }
-                };
-                let _ = reply.send(result);
+            Input::Tick => {
+                let leader_before = self.raw.status().leader;
+                self.raw.tick();
+                self.outbox.since_sent += 1;
+                let new_leader = self.raw.status().leader.is_some() && leader_before.is_none();
+                if new_leader || self.outbox.since_sent >= RETRY_TICKS {
+                    self.propose_head();
+                }
+            }
+            Input::Frame(bytes) => {
+                let leader_before = self.raw.status().leader;
+                self.on_frame(&bytes);
+                if self.raw.status().leader.is_some() && leader_before.is_none() {
+                    self.propose_head();
+                }
+            }
+            Input::Submit(command, reply) => {
+                if let Err(rejection) = command.validate() {
+                    let _ = reply.send(Err(rejection));
+                    return;
+                }
+                let seq = self.outbox.next_seq;
+                self.outbox.next_seq += 1;
+                let bytes = Proposal {
+                    client: self.outbox.client,
+                    seq,
+                    command,
+                }
+                .encode();
+                self.outbox.queue.push_back(Queued { seq, bytes, reply });
+                self.view.pending = self.outbox.queue.len();
+                if self.outbox.queue.len() == 1 {
+                    self.propose_head();
+                }
             }
             Input::Connected => {
                 self.reconnect_attempts = 0;
@@ -275,6 +322,18 @@ impl Driver {
         }
     }
 
+    /// (Re)propose the outbox head. Without a leader it simply waits for the
+    /// next try; a retry carries the same sequence number, so even if both
+    /// copies commit, the calendar changes once.
+    fn propose_head(&mut self) {
+        self.outbox.since_sent = 0;
+        if let Some(head) = self.outbox.queue.front() {
+            if let Err(e) = self.raw.propose(head.bytes.clone()) {
+                super::console_log("debug", &format!("proposal {} waits: {e}", head.seq));
+            }
+        }
+    }
+
     fn on_frame(&mut self, bytes: &[u8]) {
         match codec::decode_inbound(bytes) {
             Ok(Inbound::Frame { from, payload }) => match codec::decode_message(payload) {
@@ -310,11 +369,14 @@ impl Driver {
         }
     }
 
-    async fn process_ready(&mut self) -> Result<(), IdbError> {
+    async fn process_ready(&mut self) -> Result<(), String> {
         while self.raw.has_ready() {
             let rd = self.raw.ready();
             // 1. Durable first: votes and acks below promise this data.
-            self.store.save(rd.hard_state.as_ref(), &rd.entries).await?;
+            self.store
+                .save(rd.snapshot.as_ref(), rd.hard_state.as_ref(), &rd.entries)
+                .await
+                .map_err(|e| e.to_string())?;
             // 2. Then tell the others.
             if let Some(socket) = &self.socket {
                 for m in &rd.messages {
@@ -324,29 +386,55 @@ impl Driver {
                     socket.send(&codec::encode_outbound(to, &codec::encode_message(m)));
                 }
             }
-            // 3. Apply what is committed and durable.
+            // 3. Restore from an installed snapshot, then apply.
+            if let Some(SnapshotUpdate::Installed { snapshot, .. }) = &rd.snapshot {
+                self.machine = Machine::restore(&snapshot.data).map_err(|e| e.to_string())?;
+                self.dirty = true;
+            }
             for e in &rd.committed_entries {
                 if let Payload::Command(bytes) = &e.payload {
-                    let decoded = Command::decode(bytes);
-                    let id = decoded.as_ref().ok().map(|c| command_id(c).to_owned());
-                    if let Err(rejection) = self.calendar.apply_bytes(bytes) {
-                        super::console_log(
-                            "info",
-                            &format!("entry {} refused: {rejection}", e.index),
-                        );
-                        if id.is_some_and(|id| self.mine.contains(&id)) {
-                            self.view.last_rejection = Some(rejection.to_string());
-                        }
-                    }
+                    let applied = self.machine.apply(e.index, bytes);
+                    self.settle(applied.client, applied.result);
                 }
             }
-            if !rd.committed_entries.is_empty() {
-                self.dirty = true;
-                self.view.events = self.calendar.events().into_iter().cloned().collect();
+            if !rd.committed_entries.is_empty() || rd.snapshot.is_some() {
+                self.refresh_events();
             }
             self.raw.advance(rd);
+            // 4. Compact once the log has grown enough past the snapshot.
+            let st = self.raw.status();
+            if st.applied - st.snapshot_index >= SNAPSHOT_EVERY {
+                if let Err(e) = self.raw.compact(st.applied, self.machine.snapshot()) {
+                    super::console_log("warn", &format!("snapshot skipped: {e}"));
+                }
+            }
         }
         Ok(())
+    }
+
+    /// An entry of ours was applied: answer its submitter, send the next.
+    fn settle(&mut self, client: Option<(u64, u64)>, result: Result<Outcome, Rejection>) {
+        let head_seq = self.outbox.queue.front().map(|q| q.seq);
+        if client.is_none() || client != head_seq.map(|s| (self.outbox.client, s)) {
+            return;
+        }
+        if let Some(done) = self.outbox.queue.pop_front() {
+            let _ = done.reply.send(result);
+        }
+        self.view.pending = self.outbox.queue.len();
+        self.dirty = true;
+        self.propose_head();
+    }
+
+    fn refresh_events(&mut self) {
+        self.view.events = self
+            .machine
+            .calendar()
+            .events()
+            .into_iter()
+            .cloned()
+            .collect();
+        self.dirty = true;
     }
 
     /// Re-render only when something visible changed: ticks are 20 a second.
@@ -360,11 +448,5 @@ impl Driver {
         self.dirty = false;
         self.view.status = self.raw.status();
         (self.on_change)(Rc::new(self.view.clone()));
-    }
-}
-
-fn command_id(command: &Command) -> &str {
-    match command {
-        Command::CreateEvent { id, .. } | Command::DeleteEvent { id, .. } => id,
     }
 }

@@ -1,8 +1,8 @@
 //! IndexedDB storage for one node.
 //!
 //! Layout (schema version 1): object store `meta` (key `"hard_state"`),
-//! `log` (key = entry index as a number), `snapshot` (reserved). Values are
-//! postcard bytes in a `Uint8Array`.
+//! `log` (key = entry index as a number), `snapshot` (key `"snapshot"`).
+//! Values are postcard bytes in a `Uint8Array`.
 //!
 //! Every `save` is ONE read-write transaction opened with
 //! `durability: "strict"`: Chrome's default since 121 is "relaxed", which may
@@ -17,7 +17,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{IdbDatabase, IdbFactory, IdbKeyRange, IdbOpenDbRequest, IdbRequest, IdbTransaction};
 
-use crate::raft::{Entry, HardState};
+use crate::raft::{Entry, HardState, Snapshot, SnapshotUpdate};
 use crate::storage::PersistedState;
 
 const SCHEMA_VERSION: u32 = 1;
@@ -25,6 +25,7 @@ const META: &str = "meta";
 const LOG: &str = "log";
 const SNAPSHOT: &str = "snapshot";
 const HARD_STATE_KEY: &str = "hard_state";
+const SNAPSHOT_KEY: &str = "snapshot";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdbError {
@@ -139,11 +140,20 @@ fn factory() -> Result<IdbFactory, IdbError> {
         .map_err(|_| IdbError::Unavailable)
 }
 
-fn bytes(value: &JsValue) -> Result<Vec<u8>, IdbError> {
-    value
+fn encode<T: serde::Serialize>(value: &T) -> Uint8Array {
+    Uint8Array::from(
+        postcard::to_allocvec(value)
+            .expect("plain data serializes")
+            .as_slice(),
+    )
+}
+
+fn decode<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Result<T, IdbError> {
+    let bytes = value
         .dyn_ref::<Uint8Array>()
         .map(Uint8Array::to_vec)
-        .ok_or_else(|| IdbError::Corrupt("a stored value is not a byte array".into()))
+        .ok_or_else(|| IdbError::Corrupt(format!("{what} is not a byte array")))?;
+    postcard::from_bytes(&bytes).map_err(|e| IdbError::Corrupt(format!("{what}: {e}")))
 }
 
 /// An open node database. Cheap to clone? No: one per node, owned by the driver.
@@ -204,7 +214,11 @@ impl IdbStorage {
     }
 
     fn transaction(&self, mode: &str) -> Result<IdbTransaction, IdbError> {
-        let stores = Array::of2(&JsValue::from_str(META), &JsValue::from_str(LOG));
+        let stores = Array::of3(
+            &JsValue::from_str(META),
+            &JsValue::from_str(LOG),
+            &JsValue::from_str(SNAPSHOT),
+        );
         let options = Object::new();
         Reflect::set(&options, &"durability".into(), &"strict".into())
             .map_err(|e| IdbError::Transaction(describe(&e)))?;
@@ -217,69 +231,85 @@ impl IdbStorage {
     /// Read everything a restarting node needs.
     pub async fn load(&self) -> Result<PersistedState, IdbError> {
         let txn = self.transaction("readonly")?;
-        let store_err = |e: JsValue| IdbError::Transaction(describe(&e));
-        let meta = txn.object_store(META).map_err(store_err)?;
-        let log = txn.object_store(LOG).map_err(store_err)?;
-        let hs_req = meta
-            .get(&JsValue::from_str(HARD_STATE_KEY))
-            .map_err(store_err)?;
-        let entries_req = log.get_all().map_err(store_err)?;
+        let fail = |e: JsValue| IdbError::Transaction(describe(&e));
+        let hs_req = txn
+            .object_store(META)
+            .and_then(|s| s.get(&JsValue::from_str(HARD_STATE_KEY)))
+            .map_err(fail)?;
+        let snap_req = txn
+            .object_store(SNAPSHOT)
+            .and_then(|s| s.get(&JsValue::from_str(SNAPSHOT_KEY)))
+            .map_err(fail)?;
+        let entries_req = txn
+            .object_store(LOG)
+            .and_then(|s| s.get_all())
+            .map_err(fail)?;
         let hs_value = wait_request(&hs_req).await?;
+        let snap_value = wait_request(&snap_req).await?;
         let entries_value = wait_request(&entries_req).await?;
-        let hard_state = if hs_value.is_undefined() {
-            HardState::default()
-        } else {
-            postcard::from_bytes(&bytes(&hs_value)?)
-                .map_err(|e| IdbError::Corrupt(format!("hard state: {e}")))?
+        let hard_state = match hs_value.is_undefined() {
+            true => HardState::default(),
+            false => decode(&hs_value, "hard state")?,
+        };
+        let snapshot = match snap_value.is_undefined() {
+            true => None,
+            false => Some(decode::<Snapshot>(&snap_value, "snapshot")?),
         };
         let entries = Array::from(&entries_value)
             .iter()
-            .map(|v| {
-                postcard::from_bytes::<Entry>(&bytes(&v)?)
-                    .map_err(|e| IdbError::Corrupt(format!("log entry: {e}")))
-            })
+            .map(|v| decode::<Entry>(&v, "log entry"))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(PersistedState {
             hard_state,
+            snapshot,
             entries,
         })
     }
 
-    /// Durably write a `Ready`'s hard state and entries in one transaction.
-    /// An entry whose index is stored already replaces it and all after it.
+    /// Durably write a `Ready`'s snapshot, hard state and entries in ONE
+    /// transaction, with the rules of `MemStorage::save`: a snapshot drops the
+    /// entries it covers (all of them with `discard_log`); an entry whose
+    /// index is stored already replaces it and all after it.
     pub async fn save(
         &self,
+        snapshot: Option<&SnapshotUpdate>,
         hard_state: Option<&HardState>,
         entries: &[Entry],
     ) -> Result<(), IdbError> {
-        if hard_state.is_none() && entries.is_empty() {
+        if snapshot.is_none() && hard_state.is_none() && entries.is_empty() {
             return Ok(());
         }
         let txn = self.transaction("readwrite")?;
         let fail = |e: JsValue| IdbError::Transaction(describe(&e));
+        let log = txn.object_store(LOG).map_err(fail)?;
+        if let Some(update) = snapshot {
+            let snap = update.snapshot();
+            let covered = IdbKeyRange::upper_bound(&JsValue::from_f64(snap.meta.index as f64))
+                .map_err(fail)?;
+            log.delete(&covered).map_err(fail)?;
+            if let SnapshotUpdate::Installed {
+                discard_log: true, ..
+            } = update
+            {
+                log.clear().map_err(fail)?;
+            }
+            let store = txn.object_store(SNAPSHOT).map_err(fail)?;
+            store
+                .put_with_key(&encode(snap), &JsValue::from_str(SNAPSHOT_KEY))
+                .map_err(fail)?;
+        }
         if let Some(first) = entries.first() {
-            let log = txn.object_store(LOG).map_err(fail)?;
             let suffix =
                 IdbKeyRange::lower_bound(&JsValue::from_f64(first.index as f64)).map_err(fail)?;
             log.delete(&suffix).map_err(fail)?;
             for e in entries {
-                let value = Uint8Array::from(
-                    postcard::to_allocvec(e)
-                        .expect("entries serialize")
-                        .as_slice(),
-                );
-                log.put_with_key(&value, &JsValue::from_f64(e.index as f64))
+                log.put_with_key(&encode(e), &JsValue::from_f64(e.index as f64))
                     .map_err(fail)?;
             }
         }
         if let Some(hs) = hard_state {
             let meta = txn.object_store(META).map_err(fail)?;
-            let value = Uint8Array::from(
-                postcard::to_allocvec(hs)
-                    .expect("hard state serializes")
-                    .as_slice(),
-            );
-            meta.put_with_key(&value, &JsValue::from_str(HARD_STATE_KEY))
+            meta.put_with_key(&encode(hs), &JsValue::from_str(HARD_STATE_KEY))
                 .map_err(fail)?;
         }
         wait_transaction(&txn).await

@@ -68,6 +68,8 @@ pub enum Rejection {
     StaleVersion { current: u64 },
     #[error("the command could not be decoded")]
     Malformed,
+    #[error("an older request from this client, already superseded")]
+    StaleRequest,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,6 +18,26 @@ pub enum StepError {
 pub enum ProposeError {
     #[error("no leader is known yet; try again once one is elected")]
     NoLeader,
+    #[error("leadership is being handed over; try again in a moment")]
+    TransferInProgress,
+}
+
+/// Why a leadership transfer was not started.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransferError {
+    #[error("only the leader can hand leadership over")]
+    NotLeader,
+    #[error("node {0} is not another voter of this cluster")]
+    BadTarget(u64),
+}
+
+/// Why a snapshot could not be taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompactError {
+    #[error("index {index} is not applied yet (applied {applied})")]
+    NotApplied { index: u64, applied: u64 },
+    #[error("index {index} is already covered by the snapshot at {snapshot}")]
+    AlreadyCompacted { index: u64, snapshot: u64 },
 }
 
 /// A configuration that cannot work.
@@ -29,7 +49,7 @@ pub enum ConfigError {
     ZeroId,
     #[error("election timeout range {min}..{max} ticks must be non-empty and above the heartbeat interval {heartbeat}")]
     BadTimeouts { min: u32, max: u32, heartbeat: u32 },
-    #[error("max_inflight and max_batch_bytes must be at least 1")]
+    #[error("max_inflight, max_inflight_bytes, max_batch_bytes and snapshot_chunk_bytes must be at least 1")]
     BadFlowControl,
 }
 
@@ -46,4 +66,6 @@ pub enum RestoreError {
         entry_term: u64,
         term: u64,
     },
+    #[error("persisted log starts at {first}, not right after the snapshot at {snapshot}")]
+    NotAfterSnapshot { first: u64, snapshot: u64 },
 }

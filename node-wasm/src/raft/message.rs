@@ -51,6 +51,31 @@ pub struct HardState {
     pub commit: Index,
 }
 
+/// What a snapshot stands for: the state after applying every entry up to
+/// `index` (whose term is `term`), in a cluster of `voters`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotMeta {
+    pub index: Index,
+    pub term: Term,
+    pub voters: Vec<NodeId>,
+}
+
+/// A state-machine snapshot: metadata plus the application's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub meta: SnapshotMeta,
+    pub data: Vec<u8>,
+}
+
+/// Everything a node keeps durably; what it resumes from after a restart.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Persisted {
+    pub hard_state: HardState,
+    pub snapshot: Option<Snapshot>,
+    /// The log after the snapshot (or from index 1 without one).
+    pub entries: Vec<Entry>,
+}
+
 /// A message between two nodes. `term` is the sender's current term, except
 /// for pre-vote traffic, where it is the term the pre-candidate would campaign
 /// in (see [`Body::RequestVote`]).
@@ -65,11 +90,14 @@ pub struct Message {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Body {
     /// Ask for a vote. With `pre_vote` the receiver only says whether it *would*
-    /// vote; nobody's term or vote changes (Raft thesis §9.6).
+    /// vote; nobody's term or vote changes (Raft thesis §9.6). `transfer` marks
+    /// an election the leader asked for (TimeoutNow), which voters honour even
+    /// while they still hear that leader.
     RequestVote {
         pre_vote: bool,
         last_index: Index,
         last_term: Term,
+        transfer: bool,
     },
     /// The answer to [`Body::RequestVote`]. A rejection carries the leader the
     /// voter follows, if any, so the candidate learns where to go.
@@ -88,15 +116,44 @@ pub enum Body {
     /// The answer to [`Body::Append`].
     AppendResponse(AppendResult),
     /// Leader liveness plus the commit index the receiver is known to be able
-    /// to use (never beyond what it has matched).
+    /// to use (never beyond what it has matched). `read_seq` is the newest
+    /// ReadIndex round this heartbeat confirms leadership for.
     Heartbeat {
         commit: Index,
+        read_seq: u64,
     },
-    HeartbeatResponse,
+    HeartbeatResponse {
+        read_seq: u64,
+    },
+    /// One chunk of the leader's snapshot, at byte `offset`; `done` on the last.
+    InstallSnapshot {
+        meta: SnapshotMeta,
+        offset: u64,
+        data: Vec<u8>,
+        done: bool,
+    },
+    /// The follower holds `next_offset` bytes of the snapshot at `index`, or
+    /// has installed it (`done`).
+    SnapshotResponse {
+        index: Index,
+        next_offset: u64,
+        done: bool,
+    },
     /// A follower forwarding client commands to the leader it knows.
     Propose {
         commands: Vec<Vec<u8>>,
     },
+    /// A follower asking the leader for a linearizable read point.
+    ReadIndex {
+        ctx: u64,
+    },
+    /// The leader's answer: reads for `ctx` may be served once `index` is applied.
+    ReadIndexResponse {
+        ctx: u64,
+        index: Index,
+    },
+    /// The leader hands over: campaign now (leadership transfer, thesis §3.10).
+    TimeoutNow,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,8 @@
 //! - `log`: the in-memory log with its stable / committed / applied indexes.
 //! - `progress`: the leader's per-follower replication state and flow control.
 //! - `raft`: the protocol (roles, elections with pre-vote and check-quorum,
-//!   replication with fast back-off, commit by current-term majority).
+//!   replication with fast back-off and flow control, commit by current-term
+//!   majority, chunked snapshots, ReadIndex, leadership transfer).
 //! - `raw_node`: `Ready` / `advance`, the contract with the driver.
 //! - `rng`: the seeded generator for election timeouts.
 //! - `errors`: typed errors.
@@ -21,7 +22,10 @@ pub mod raft;
 pub mod raw_node;
 pub mod rng;
 
-pub use errors::{ConfigError, ProposeError, RestoreError, StepError};
-pub use message::{AppendResult, Body, Entry, HardState, Index, Message, NodeId, Payload, Term};
-pub use raft::{Config, Role};
-pub use raw_node::{RawNode, Ready, Status};
+pub use errors::{CompactError, ConfigError, ProposeError, RestoreError, StepError, TransferError};
+pub use message::{
+    AppendResult, Body, Entry, HardState, Index, Message, NodeId, Payload, Persisted, Snapshot,
+    SnapshotMeta, Term,
+};
+pub use raft::{Config, ReadState, Role};
+pub use raw_node::{RawNode, Ready, SnapshotUpdate, Status};

@@ -9,9 +9,12 @@ pub enum ProgressState {
     /// We do not know where the follower's log matches ours: send one append,
     /// wait for its answer (or the next heartbeat answer), adjust, repeat.
     Probe,
-    /// The follower is known to match: stream appends optimistically, up to
-    /// `max_inflight` unacknowledged messages (pipelining with flow control).
+    /// The follower is known to match: stream appends optimistically, within
+    /// the in-flight limits (pipelining with flow control).
     Replicate,
+    /// The follower needs entries we compacted: stream the snapshot taken at
+    /// `index`, one chunk at a time; `offset` is the next byte to send.
+    Snapshot { index: Index, offset: u64 },
 }
 
 #[derive(Debug, Clone)]
@@ -22,12 +25,20 @@ pub struct Progress {
     /// Next index to send.
     pub next: Index,
     pub state: ProgressState,
-    /// In `Probe`: an append is outstanding, wait.
-    probe_sent: bool,
-    /// In `Replicate`: last index of each unacknowledged append, oldest first.
-    inflight: VecDeque<Index>,
+    /// In `Probe` and `Snapshot`: a message is outstanding, wait.
+    waiting: bool,
+    /// In `Replicate`: (last index, bytes) of each unacknowledged append.
+    inflight: VecDeque<(Index, usize)>,
+    inflight_bytes: usize,
     /// Heard from since the last check-quorum round.
     pub recent_active: bool,
+}
+
+/// Flow-control limits per follower.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_inflight: usize,
+    pub max_inflight_bytes: usize,
 }
 
 impl Progress {
@@ -36,37 +47,50 @@ impl Progress {
             matched: 0,
             next,
             state: ProgressState::Probe,
-            probe_sent: false,
+            waiting: false,
             inflight: VecDeque::new(),
+            inflight_bytes: 0,
             recent_active: true,
         }
     }
 
-    pub fn is_paused(&self, max_inflight: usize) -> bool {
+    pub fn is_paused(&self, limits: Limits) -> bool {
         match self.state {
-            ProgressState::Probe => self.probe_sent,
-            ProgressState::Replicate => self.inflight.len() >= max_inflight,
+            ProgressState::Probe | ProgressState::Snapshot { .. } => self.waiting,
+            ProgressState::Replicate => {
+                self.inflight.len() >= limits.max_inflight
+                    || self.inflight_bytes >= limits.max_inflight_bytes
+            }
         }
     }
 
-    /// An append ending at `last` went out (`last == next - 1` for an empty one).
-    pub fn sent(&mut self, last: Index, carried_entries: bool) {
+    /// An append ending at `last` and carrying `bytes` of entries went out
+    /// (`last == next - 1` and `bytes == 0` for an empty one).
+    pub fn sent(&mut self, last: Index, bytes: usize) {
         match self.state {
-            ProgressState::Probe => self.probe_sent = true,
-            ProgressState::Replicate if carried_entries => {
+            ProgressState::Probe => self.waiting = true,
+            ProgressState::Replicate if last >= self.next => {
                 self.next = last + 1;
-                self.inflight.push_back(last);
+                self.inflight.push_back((last, bytes));
+                self.inflight_bytes += bytes;
             }
             ProgressState::Replicate => {}
+            ProgressState::Snapshot { .. } => self.waiting = true,
         }
     }
 
     /// The follower acknowledged everything up to `index`. Returns whether
     /// that was news.
     pub fn maybe_update(&mut self, index: Index) -> bool {
-        self.probe_sent = false;
-        while self.inflight.front().is_some_and(|&i| i <= index) {
+        if !matches!(self.state, ProgressState::Snapshot { .. }) {
+            self.waiting = false;
+        }
+        while let Some(&(last, bytes)) = self.inflight.front() {
+            if last > index {
+                break;
+            }
             self.inflight.pop_front();
+            self.inflight_bytes -= bytes;
         }
         if index <= self.matched {
             return false;
@@ -92,28 +116,54 @@ impl Progress {
                     return false;
                 }
                 self.next = rejected.min(hint + 1).max(self.matched + 1);
-                self.probe_sent = false;
+                self.waiting = false;
             }
+            ProgressState::Snapshot { .. } => return false,
         }
         true
     }
 
-    pub fn become_probe(&mut self) {
-        self.state = ProgressState::Probe;
-        self.probe_sent = false;
+    fn reset(&mut self, state: ProgressState) {
+        self.state = state;
+        self.waiting = false;
         self.inflight.clear();
+        self.inflight_bytes = 0;
+    }
+
+    pub fn become_probe(&mut self) {
+        self.reset(ProgressState::Probe);
         self.next = self.matched + 1;
     }
 
     pub fn become_replicate(&mut self) {
-        self.state = ProgressState::Replicate;
-        self.probe_sent = false;
-        self.inflight.clear();
+        self.reset(ProgressState::Replicate);
         self.next = self.matched + 1;
     }
 
-    /// A heartbeat answer proves the follower is there: let a stuck probe retry.
-    pub fn resume(&mut self) {
-        self.probe_sent = false;
+    pub fn become_snapshot(&mut self, index: Index) {
+        self.reset(ProgressState::Snapshot { index, offset: 0 });
+    }
+
+    /// The follower holds `offset` bytes of the snapshot at `index`.
+    pub fn snapshot_progress(&mut self, index: Index, offset: u64) {
+        if let ProgressState::Snapshot { index: i, .. } = self.state {
+            if i == index {
+                self.state = ProgressState::Snapshot { index, offset };
+                self.waiting = false;
+            }
+        }
+    }
+
+    /// A heartbeat answer proves the follower is there: let a stuck probe or
+    /// a lost snapshot chunk go again, and in `Replicate` free one slot of a
+    /// full window — if its appends were lost, nothing else would ever be
+    /// sent, and the next append's rejection puts us back to probing.
+    pub fn resume(&mut self, limits: Limits) {
+        self.waiting = false;
+        if self.state == ProgressState::Replicate && self.is_paused(limits) {
+            if let Some((_, bytes)) = self.inflight.pop_front() {
+                self.inflight_bytes -= bytes;
+            }
+        }
     }
 }

@@ -1,15 +1,22 @@
-//! The Raft protocol state machine: roles, terms, votes and replication.
+//! The Raft protocol state machine: roles, terms, votes, replication,
+//! snapshots, linearizable reads and leadership transfer.
 //!
 //! Pure and synchronous. Every input is a method call (`tick`, `step`,
-//! `propose`); every output is data left in `msgs` or in the log, which
+//! `propose`, `read_index`, `transfer_leader`, `compact`); every output is
+//! data — messages in `msgs`, read states, and log/snapshot changes — which
 //! [`super::RawNode`] hands out as a `Ready`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::errors::{ConfigError, ProposeError, RestoreError, StepError};
+use super::errors::{
+    CompactError, ConfigError, ProposeError, RestoreError, StepError, TransferError,
+};
 use super::log::RaftLog;
-use super::message::{AppendResult, Body, Entry, HardState, Index, Message, NodeId, Payload, Term};
-use super::progress::{Progress, ProgressState};
+use super::message::{
+    AppendResult, Body, Entry, HardState, Index, Message, NodeId, Payload, Persisted, Snapshot,
+    SnapshotMeta, Term,
+};
+use super::progress::{Limits, Progress, ProgressState};
 use super::rng::SplitMix64;
 
 /// How a node behaves. Time is counted in ticks; the driver decides how long
@@ -17,7 +24,8 @@ use super::rng::SplitMix64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub id: NodeId,
-    /// Every voting member, including `id`.
+    /// Every voting member, including `id`. A snapshot's voter list wins over
+    /// this one when a node restarts from it.
     pub voters: Vec<NodeId>,
     /// Election timeouts are drawn from `election_ticks_min..election_ticks_max`
     /// once per reset. The product default is wide (400 ms–2 s) so that tabs
@@ -32,8 +40,13 @@ pub struct Config {
     pub check_quorum: bool,
     /// Upper bound on the entries' bytes in one append message.
     pub max_batch_bytes: usize,
-    /// Unacknowledged appends per follower in `Replicate` state.
+    /// Unacknowledged appends per follower in `Replicate` state...
     pub max_inflight: usize,
+    /// ...and unacknowledged entry bytes.
+    pub max_inflight_bytes: usize,
+    /// Snapshot bytes per `InstallSnapshot` message (keep it well under the
+    /// relay's frame limit).
+    pub snapshot_chunk_bytes: usize,
 }
 
 impl Config {
@@ -50,6 +63,8 @@ impl Config {
             check_quorum: true,
             max_batch_bytes: 64 * 1024,
             max_inflight: 64,
+            max_inflight_bytes: 1024 * 1024,
+            snapshot_chunk_bytes: 32 * 1024,
         }
     }
 
@@ -69,7 +84,11 @@ impl Config {
                 heartbeat: self.heartbeat_ticks,
             });
         }
-        if self.max_inflight == 0 || self.max_batch_bytes == 0 {
+        if self.max_inflight == 0
+            || self.max_batch_bytes == 0
+            || self.max_inflight_bytes == 0
+            || self.snapshot_chunk_bytes == 0
+        {
             return Err(ConfigError::BadFlowControl);
         }
         Ok(())
@@ -84,10 +103,28 @@ pub enum Role {
     Leader,
 }
 
+/// A linearizable read point: a read tagged `ctx` may be served from the
+/// state machine once it has applied `index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadState {
+    pub ctx: u64,
+    pub index: Index,
+}
+
+/// What the next `Ready` must do about snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SnapshotChange {
+    /// We took one (compaction): persist it, drop the stored prefix.
+    Compacted,
+    /// The leader sent one: persist it and restore the state machine from it;
+    /// with `discard_log`, stored entries after it go too.
+    Installed { discard_log: bool },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Campaign {
     Pre,
-    Real,
+    Real { transfer: bool },
 }
 
 enum Tally {
@@ -95,6 +132,20 @@ enum Tally {
     Lost,
     Pending,
 }
+
+/// A ReadIndex request waiting for a quorum to confirm our leadership.
+struct PendingRead {
+    seq: u64,
+    ctx: u64,
+    /// Who asked: this node, or a follower that forwarded it.
+    from: NodeId,
+    index: Index,
+    acks: BTreeSet<NodeId>,
+}
+
+/// Largest snapshot a follower accepts in chunks; protects a tab's memory
+/// from a confused or hostile peer.
+const MAX_SNAPSHOT_BYTES: usize = 256 * 1024 * 1024;
 
 pub struct Raft {
     cfg: Config,
@@ -114,16 +165,41 @@ pub struct Raft {
     progress: BTreeMap<NodeId, Progress>,
     pub(super) msgs: Vec<Message>,
     rng: SplitMix64,
+    /// The latest snapshot (ours or installed), kept to send to followers.
+    pub(super) snapshot: Option<Snapshot>,
+    pub(super) snapshot_change: Option<SnapshotChange>,
+    /// Chunks of a snapshot being received from the leader.
+    incoming_snapshot: Option<(SnapshotMeta, Vec<u8>)>,
+    /// Leadership is being handed to this node.
+    transferee: Option<NodeId>,
+    transfer_elapsed: u32,
+    pending_reads: VecDeque<PendingRead>,
+    /// Reads asked before this leader committed an entry of its term: the
+    /// commit index is not known to be current until then (thesis §6.4).
+    reads_awaiting_commit: Vec<(u64, NodeId)>,
+    read_seq: u64,
+    pub(super) read_states: Vec<ReadState>,
 }
 
 impl Raft {
-    pub fn new(
-        cfg: Config,
-        hard_state: HardState,
-        entries: Vec<Entry>,
-        seed: u64,
-    ) -> Result<Self, RestoreError> {
-        let mut expected = 1;
+    pub fn new(mut cfg: Config, persisted: Persisted, seed: u64) -> Result<Self, RestoreError> {
+        let Persisted {
+            hard_state,
+            snapshot,
+            entries,
+        } = persisted;
+        let (offset, offset_term) = snapshot
+            .as_ref()
+            .map_or((0, 0), |s| (s.meta.index, s.meta.term));
+        if let Some(first) = entries.first() {
+            if first.index != offset + 1 {
+                return Err(RestoreError::NotAfterSnapshot {
+                    first: first.index,
+                    snapshot: offset,
+                });
+            }
+        }
+        let mut expected = offset + 1;
         for e in &entries {
             if e.index != expected {
                 return Err(RestoreError::Gap(expected));
@@ -144,6 +220,9 @@ impl Raft {
                 last,
             });
         }
+        if let Some(s) = &snapshot {
+            cfg.voters = s.meta.voters.clone();
+        }
         let mut peers: Vec<NodeId> = cfg
             .voters
             .iter()
@@ -158,7 +237,7 @@ impl Raft {
             vote: hard_state.vote,
             leader: None,
             role: Role::Follower,
-            log: RaftLog::restored(entries, hard_state.commit),
+            log: RaftLog::restored(offset, offset_term, entries, hard_state.commit),
             election_elapsed: 0,
             heartbeat_elapsed: 0,
             randomized_timeout: 0,
@@ -166,14 +245,31 @@ impl Raft {
             progress: BTreeMap::new(),
             msgs: Vec::new(),
             rng: SplitMix64::new(seed),
+            snapshot,
+            snapshot_change: None,
+            incoming_snapshot: None,
+            transferee: None,
+            transfer_elapsed: 0,
+            pending_reads: VecDeque::new(),
+            reads_awaiting_commit: Vec::new(),
+            read_seq: 0,
+            read_states: Vec::new(),
             cfg,
         };
         raft.reset_timers();
         Ok(raft)
     }
 
+    pub(super) fn debug_progress(&self) -> String {
+        format!("{:?}", self.progress)
+    }
+
     pub fn id(&self) -> NodeId {
         self.cfg.id
+    }
+
+    pub fn voters(&self) -> &[NodeId] {
+        &self.cfg.voters
     }
 
     pub fn hard_state(&self) -> HardState {
@@ -194,6 +290,13 @@ impl Raft {
         id == self.cfg.id || self.peers.binary_search(&id).is_ok()
     }
 
+    fn limits(&self) -> Limits {
+        Limits {
+            max_inflight: self.cfg.max_inflight,
+            max_inflight_bytes: self.cfg.max_inflight_bytes,
+        }
+    }
+
     // ----- time -----------------------------------------------------------
 
     pub fn tick(&mut self) {
@@ -211,6 +314,13 @@ impl Raft {
     fn tick_leader(&mut self) {
         self.heartbeat_elapsed += 1;
         self.election_elapsed += 1;
+        if self.transferee.is_some() {
+            self.transfer_elapsed += 1;
+            if self.transfer_elapsed >= self.cfg.election_ticks_min {
+                // The transferee did not take over in time: keep leading.
+                self.transferee = None;
+            }
+        }
         if self.election_elapsed >= self.cfg.election_ticks_min {
             self.election_elapsed = 0;
             if self.cfg.check_quorum {
@@ -250,43 +360,49 @@ impl Raft {
         }
         self.role = Role::Follower;
         self.leader = leader;
+        self.clear_leader_state();
+        self.reset_timers();
+    }
+
+    fn clear_leader_state(&mut self) {
         self.votes.clear();
         self.progress.clear();
-        self.reset_timers();
+        self.transferee = None;
+        // Reads in flight are dropped; their clients time out and retry.
+        self.pending_reads.clear();
+        self.reads_awaiting_commit.clear();
     }
 
     fn start_election(&mut self) {
         if self.cfg.pre_vote {
             self.campaign(Campaign::Pre);
         } else {
-            self.campaign(Campaign::Real);
+            self.campaign(Campaign::Real { transfer: false });
         }
     }
 
     fn campaign(&mut self, kind: Campaign) {
-        let term = match kind {
+        let (term, pre_vote, transfer) = match kind {
             Campaign::Pre => {
                 // Forget the leader we can no longer hear, so that we also
                 // answer other pre-candidates (avoids the pre-vote +
                 // check-quorum deadlock, etcd issue #8243).
                 self.role = Role::PreCandidate;
                 self.leader = None;
-                self.term + 1
+                (self.term + 1, true, false)
             }
-            Campaign::Real => {
+            Campaign::Real { transfer } => {
                 self.role = Role::Candidate;
                 self.term += 1;
                 self.vote = Some(self.cfg.id);
                 self.leader = None;
-                self.term
+                (self.term, false, transfer)
             }
         };
-        self.votes.clear();
-        self.progress.clear();
+        self.clear_leader_state();
         self.reset_timers();
-        match self.record_vote(self.cfg.id, true) {
-            Tally::Won => return self.won_campaign(kind),
-            Tally::Lost | Tally::Pending => {}
+        if let Tally::Won = self.record_vote(self.cfg.id, true) {
+            return self.won_campaign(kind);
         }
         let (last_index, last_term) = (self.log.last_index(), self.log.last_term());
         for to in self.peers.clone() {
@@ -294,9 +410,10 @@ impl Raft {
                 to,
                 term,
                 Body::RequestVote {
-                    pre_vote: kind == Campaign::Pre,
+                    pre_vote,
                     last_index,
                     last_term,
+                    transfer,
                 },
             );
         }
@@ -304,8 +421,8 @@ impl Raft {
 
     fn won_campaign(&mut self, kind: Campaign) {
         match kind {
-            Campaign::Pre => self.campaign(Campaign::Real),
-            Campaign::Real => self.become_leader(),
+            Campaign::Pre => self.campaign(Campaign::Real { transfer: false }),
+            Campaign::Real { .. } => self.become_leader(),
         }
     }
 
@@ -338,7 +455,7 @@ impl Raft {
         self.append_local(vec![Payload::Noop]);
     }
 
-    // ----- proposals ------------------------------------------------------
+    // ----- proposals, reads, transfer, compaction ---------------------------
 
     /// Ask the cluster to agree on `command`. A follower forwards it to the
     /// leader it knows; nobody can accept it while no leader is known.
@@ -346,6 +463,7 @@ impl Raft {
     /// it comes back in `Ready::committed_entries`.
     pub fn propose(&mut self, command: Vec<u8>) -> Result<(), ProposeError> {
         match (self.role, self.leader) {
+            (Role::Leader, _) if self.transferee.is_some() => Err(ProposeError::TransferInProgress),
             (Role::Leader, _) => {
                 self.append_local(vec![Payload::Command(command)]);
                 Ok(())
@@ -362,6 +480,124 @@ impl Raft {
             }
             (_, None) => Err(ProposeError::NoLeader),
         }
+    }
+
+    /// Ask for a linearizable read point (Raft thesis §6.4). The answer comes
+    /// as a `ReadState` with this `ctx` in a later `Ready` — or never, if
+    /// leadership changes meanwhile (the caller times out and retries).
+    pub fn read_index(&mut self, ctx: u64) -> Result<(), ProposeError> {
+        match (self.role, self.leader) {
+            (Role::Leader, _) => {
+                self.leader_read(ctx, self.cfg.id);
+                Ok(())
+            }
+            (_, Some(leader)) => {
+                self.send(leader, self.term, Body::ReadIndex { ctx });
+                Ok(())
+            }
+            (_, None) => Err(ProposeError::NoLeader),
+        }
+    }
+
+    fn leader_read(&mut self, ctx: u64, from: NodeId) {
+        if self.log.term(self.log.committed()) != Some(self.term) {
+            self.reads_awaiting_commit.push((ctx, from));
+            return;
+        }
+        let index = self.log.committed();
+        if self.peers.is_empty() {
+            return self.answer_read(ctx, from, index);
+        }
+        self.read_seq += 1;
+        self.pending_reads.push_back(PendingRead {
+            seq: self.read_seq,
+            ctx,
+            from,
+            index,
+            acks: BTreeSet::from([self.cfg.id]),
+        });
+        self.broadcast_heartbeat();
+    }
+
+    fn answer_read(&mut self, ctx: u64, from: NodeId, index: Index) {
+        if from == self.cfg.id {
+            self.read_states.push(ReadState { ctx, index });
+        } else {
+            self.send(from, self.term, Body::ReadIndexResponse { ctx, index });
+        }
+    }
+
+    /// `peer` confirmed our leadership for every read up to `seq`.
+    fn ack_reads(&mut self, peer: NodeId, seq: u64) {
+        for r in self.pending_reads.iter_mut().filter(|r| r.seq <= seq) {
+            r.acks.insert(peer);
+        }
+        while self
+            .pending_reads
+            .front()
+            .is_some_and(|r| r.acks.len() >= self.quorum())
+        {
+            if let Some(r) = self.pending_reads.pop_front() {
+                self.answer_read(r.ctx, r.from, r.index);
+            }
+        }
+    }
+
+    /// Hand leadership to `to` (thesis §3.10): bring it up to date, then tell
+    /// it to campaign at once. Proposals are refused meanwhile.
+    pub fn transfer_leader(&mut self, to: NodeId) -> Result<(), TransferError> {
+        if self.role != Role::Leader {
+            return Err(TransferError::NotLeader);
+        }
+        if to == self.cfg.id || !self.is_member(to) {
+            return Err(TransferError::BadTarget(to));
+        }
+        self.transferee = Some(to);
+        self.transfer_elapsed = 0;
+        if self
+            .progress
+            .get(&to)
+            .is_some_and(|p| p.matched == self.log.last_index())
+        {
+            self.send(to, self.term, Body::TimeoutNow);
+        } else {
+            self.send_append(to, true);
+        }
+        Ok(())
+    }
+
+    /// The application took a snapshot of its state at `index` (applied):
+    /// drop the log up to there and keep `data` to send lagging followers.
+    pub fn compact(&mut self, index: Index, data: Vec<u8>) -> Result<(), CompactError> {
+        if index > self.log.applied() {
+            return Err(CompactError::NotApplied {
+                index,
+                applied: self.log.applied(),
+            });
+        }
+        if index <= self.log.offset() {
+            return Err(CompactError::AlreadyCompacted {
+                index,
+                snapshot: self.log.offset(),
+            });
+        }
+        let term = self
+            .log
+            .term(index)
+            .expect("applied entries are in the log");
+        self.log.compact_to(index);
+        self.snapshot = Some(Snapshot {
+            meta: SnapshotMeta {
+                index,
+                term,
+                voters: self.cfg.voters.clone(),
+            },
+            data,
+        });
+        if !matches!(self.snapshot_change, Some(SnapshotChange::Installed { .. })) {
+            self.snapshot_change = Some(SnapshotChange::Compacted);
+        }
+        Ok(())
     }
 
     fn append_local(&mut self, payloads: Vec<Payload>) {
@@ -399,19 +635,36 @@ impl Raft {
             return Err(StepError::UnknownSender(m.from));
         }
 
-        if let Body::Propose { commands } = m.body {
-            // Proposals are not term-bound: whoever leads now takes them.
-            self.handle_forwarded(m.from, commands);
-            return Ok(());
+        match m.body {
+            // Proposals and read requests are not term-bound: whoever leads
+            // now takes them, anyone else passes them on.
+            Body::Propose { commands } => {
+                self.handle_forwarded(m.from, commands);
+                return Ok(());
+            }
+            Body::ReadIndex { ctx } => {
+                match (self.role, self.leader) {
+                    (Role::Leader, _) => self.leader_read(ctx, m.from),
+                    (_, Some(leader)) if leader != m.from => {
+                        self.send(leader, self.term, Body::ReadIndex { ctx })
+                    }
+                    _ => {}
+                }
+                return Ok(());
+            }
+            _ => {}
         }
 
         if m.term > self.term {
             match m.body {
-                Body::RequestVote { pre_vote, .. } => {
+                Body::RequestVote {
+                    pre_vote, transfer, ..
+                } => {
                     // Leader stickiness (thesis §4.2.3): while we hear from a
                     // leader, a node that could not (a returning partitioned
-                    // tab) cannot depose it.
+                    // tab) cannot depose it — unless the leader itself asked.
                     let in_lease = self.cfg.check_quorum
+                        && !transfer
                         && self.leader.is_some()
                         && self.election_elapsed < self.cfg.election_ticks_min;
                     if in_lease {
@@ -427,7 +680,7 @@ impl Raft {
                     granted: true,
                     ..
                 } => {}
-                Body::Append { .. } | Body::Heartbeat { .. } => {
+                Body::Append { .. } | Body::Heartbeat { .. } | Body::InstallSnapshot { .. } => {
                     self.become_follower(m.term, Some(m.from))
                 }
                 _ => self.become_follower(m.term, None),
@@ -436,8 +689,8 @@ impl Raft {
             match m.body {
                 // A stale leader (back from a partition) would otherwise keep
                 // thinking it leads; our higher term makes it step down.
-                Body::Append { .. } | Body::Heartbeat { .. } => {
-                    self.send(m.from, self.term, Body::HeartbeatResponse);
+                Body::Append { .. } | Body::Heartbeat { .. } | Body::InstallSnapshot { .. } => {
+                    self.send(m.from, self.term, Body::HeartbeatResponse { read_seq: 0 });
                 }
                 Body::RequestVote { pre_vote: true, .. } => {
                     self.send(
@@ -460,6 +713,7 @@ impl Raft {
                 pre_vote,
                 last_index,
                 last_term,
+                ..
             } => self.handle_vote_request(m.from, m.term, pre_vote, last_index, last_term),
             Body::VoteResponse {
                 pre_vote,
@@ -475,29 +729,64 @@ impl Raft {
                 self.follow(m.from);
                 self.handle_append(m.from, prev_index, prev_term, entries, commit);
             }
-            Body::Heartbeat { commit } => {
+            Body::Heartbeat { commit, read_seq } => {
                 self.follow(m.from);
                 // The leader never sends more than what we matched.
                 self.log.commit_to(commit.min(self.log.last_index()));
-                self.send(m.from, self.term, Body::HeartbeatResponse);
+                self.send(m.from, self.term, Body::HeartbeatResponse { read_seq });
             }
             Body::AppendResponse(result) => self.handle_append_response(m.from, result),
-            Body::HeartbeatResponse => {
+            Body::HeartbeatResponse { read_seq } => {
+                if self.role != Role::Leader {
+                    return Ok(());
+                }
+                let limits = self.limits();
                 if let Some(pr) = self.progress.get_mut(&m.from) {
                     pr.recent_active = true;
-                    pr.resume();
-                    if pr.matched < self.log.last_index() {
-                        self.send_append(m.from, false);
+                    pr.resume(limits);
+                    let behind = pr.matched < self.log.last_index()
+                        || matches!(pr.state, ProgressState::Snapshot { .. });
+                    if behind {
+                        // Even an empty append: if the entries we think are
+                        // in flight were lost, its rejection resets the
+                        // follower to probing (as etcd's sendAppend does).
+                        self.send_append(m.from, true);
                     }
                 }
+                self.ack_reads(m.from, read_seq);
             }
-            Body::Propose { .. } => unreachable!("handled above"),
+            Body::InstallSnapshot {
+                meta,
+                offset,
+                data,
+                done,
+            } => {
+                self.follow(m.from);
+                self.handle_snapshot_chunk(m.from, meta, offset, data, done);
+            }
+            Body::SnapshotResponse {
+                index,
+                next_offset,
+                done,
+            } => self.handle_snapshot_response(m.from, index, next_offset, done),
+            Body::ReadIndexResponse { ctx, index } => {
+                if self.leader == Some(m.from) {
+                    self.read_states.push(ReadState { ctx, index });
+                }
+            }
+            Body::TimeoutNow => {
+                if self.leader == Some(m.from) && self.role == Role::Follower {
+                    self.campaign(Campaign::Real { transfer: true });
+                }
+            }
+            Body::Propose { .. } | Body::ReadIndex { .. } => unreachable!("handled above"),
         }
         Ok(())
     }
 
     fn handle_forwarded(&mut self, from: NodeId, commands: Vec<Vec<u8>>) {
         match (self.role, self.leader) {
+            (Role::Leader, _) if self.transferee.is_some() => {}
             (Role::Leader, _) => {
                 self.append_local(commands.into_iter().map(Payload::Command).collect())
             }
@@ -566,7 +855,7 @@ impl Raft {
     ) {
         let kind = match (self.role, pre_vote) {
             (Role::PreCandidate, true) => Campaign::Pre,
-            (Role::Candidate, false) => Campaign::Real,
+            (Role::Candidate, false) => Campaign::Real { transfer: false },
             _ => return, // an answer to a campaign we are no longer running
         };
         match self.record_vote(from, granted) {
@@ -645,6 +934,7 @@ impl Raft {
                 } else {
                     self.send_append(from, false);
                 }
+                self.maybe_finish_transfer(from);
             }
             AppendResult::Rejected {
                 rejected_index,
@@ -671,6 +961,111 @@ impl Raft {
         }
     }
 
+    fn maybe_finish_transfer(&mut self, from: NodeId) {
+        if self.transferee == Some(from)
+            && self
+                .progress
+                .get(&from)
+                .is_some_and(|p| p.matched == self.log.last_index())
+        {
+            self.send(from, self.term, Body::TimeoutNow);
+        }
+    }
+
+    fn handle_snapshot_chunk(
+        &mut self,
+        from: NodeId,
+        meta: SnapshotMeta,
+        offset: u64,
+        data: Vec<u8>,
+        done: bool,
+    ) {
+        let index = meta.index;
+        if index <= self.log.committed() {
+            // We already have everything it holds: let the leader move on.
+            self.incoming_snapshot = None;
+            let body = Body::SnapshotResponse {
+                index,
+                next_offset: 0,
+                done: true,
+            };
+            self.send(from, self.term, body);
+            return;
+        }
+        if offset == 0 {
+            self.incoming_snapshot = Some((meta.clone(), Vec::new()));
+        }
+        let expected = match &self.incoming_snapshot {
+            Some((m, buf)) if *m == meta => buf.len() as u64,
+            _ => 0,
+        };
+        if offset != expected || expected as usize + data.len() > MAX_SNAPSHOT_BYTES {
+            // Out of order (a lost or duplicated chunk, or our restart):
+            // tell the leader where to resume.
+            if expected == 0 {
+                self.incoming_snapshot = None;
+            }
+            self.send(
+                from,
+                self.term,
+                Body::SnapshotResponse {
+                    index,
+                    next_offset: expected,
+                    done: false,
+                },
+            );
+            return;
+        }
+        let Some((_, buf)) = self.incoming_snapshot.as_mut() else {
+            return;
+        };
+        buf.extend_from_slice(&data);
+        let next_offset = buf.len() as u64;
+        if done {
+            let Some((meta, data)) = self.incoming_snapshot.take() else {
+                return;
+            };
+            let discard_log = self.log.restore(meta.index, meta.term);
+            self.snapshot = Some(Snapshot { meta, data });
+            self.snapshot_change = Some(SnapshotChange::Installed { discard_log });
+        }
+        // Sent with the Ready that persists the snapshot, so only after it is durable.
+        self.send(
+            from,
+            self.term,
+            Body::SnapshotResponse {
+                index,
+                next_offset,
+                done,
+            },
+        );
+    }
+
+    fn handle_snapshot_response(
+        &mut self,
+        from: NodeId,
+        index: Index,
+        next_offset: u64,
+        done: bool,
+    ) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let Some(pr) = self.progress.get_mut(&from) else {
+            return;
+        };
+        pr.recent_active = true;
+        if done {
+            if matches!(pr.state, ProgressState::Snapshot { index: i, .. } if i == index) {
+                pr.maybe_update(index);
+                pr.become_probe();
+            }
+        } else {
+            pr.snapshot_progress(index, next_offset);
+        }
+        self.send_append(from, false);
+    }
+
     // ----- replication out ------------------------------------------------
 
     fn broadcast_append(&mut self, allow_empty: bool) {
@@ -680,23 +1075,34 @@ impl Raft {
     }
 
     fn send_append(&mut self, to: NodeId, allow_empty: bool) {
-        let Some(pr) = self.progress.get(&to) else {
+        let limits = self.limits();
+        let Some(pr) = self.progress.get_mut(&to) else {
             return;
         };
-        if pr.is_paused(self.cfg.max_inflight) {
+        if pr.is_paused(limits) {
             return;
         }
+        if let ProgressState::Snapshot { index, offset } = pr.state {
+            return self.send_snapshot_chunk(to, index, offset);
+        }
         let prev_index = pr.next - 1;
-        let Some(prev_term) = self.log.term(prev_index) else {
-            debug_assert!(false, "progress of {to} points past the log");
-            return;
-        };
+        let prev_term = self.log.term(prev_index);
         let entries = self.log.entries_from(pr.next, self.cfg.max_batch_bytes);
+        let (Some(prev_term), Some(entries)) = (prev_term, entries) else {
+            // The follower needs entries we compacted: send the snapshot.
+            let Some(index) = self.snapshot.as_ref().map(|s| s.meta.index) else {
+                debug_assert!(false, "log compacted without a snapshot");
+                return;
+            };
+            pr.become_snapshot(index);
+            return self.send_snapshot_chunk(to, index, 0);
+        };
         if entries.is_empty() && !allow_empty && pr.state == ProgressState::Replicate {
             return;
         }
         let last = entries.last().map_or(prev_index, |e| e.index);
-        let carried = !entries.is_empty();
+        let bytes: usize = entries.iter().map(Entry::approx_size).sum();
+        pr.sent(last, bytes);
         let commit = self.log.committed();
         self.send(
             to,
@@ -708,20 +1114,43 @@ impl Raft {
                 commit,
             },
         );
-        if let Some(pr) = self.progress.get_mut(&to) {
-            pr.sent(last, carried);
+    }
+
+    fn send_snapshot_chunk(&mut self, to: NodeId, index: Index, offset: u64) {
+        let Some(snapshot) = &self.snapshot else {
+            return;
+        };
+        if snapshot.meta.index != index {
+            // We compacted again since: start over with the newer snapshot.
+            if let Some(pr) = self.progress.get_mut(&to) {
+                pr.become_snapshot(snapshot.meta.index);
+            }
+            return self.send_snapshot_chunk(to, snapshot.meta.index, 0);
         }
+        let start = (offset as usize).min(snapshot.data.len());
+        let end = (start + self.cfg.snapshot_chunk_bytes).min(snapshot.data.len());
+        let body = Body::InstallSnapshot {
+            meta: snapshot.meta.clone(),
+            offset: start as u64,
+            data: snapshot.data[start..end].to_vec(),
+            done: end == snapshot.data.len(),
+        };
+        if let Some(pr) = self.progress.get_mut(&to) {
+            pr.sent(index, 0);
+        }
+        self.send(to, self.term, body);
     }
 
     fn broadcast_heartbeat(&mut self) {
         let commit = self.log.committed();
+        let read_seq = self.read_seq;
         let beats: Vec<_> = self
             .progress
             .iter()
             .map(|(&to, pr)| (to, commit.min(pr.matched)))
             .collect();
         for (to, commit) in beats {
-            self.send(to, self.term, Body::Heartbeat { commit });
+            self.send(to, self.term, Body::Heartbeat { commit, read_seq });
         }
     }
 
@@ -737,6 +1166,10 @@ impl Raft {
         let candidate = matched[self.quorum() - 1];
         if candidate > self.log.committed() && self.log.term(candidate) == Some(self.term) {
             self.log.commit_to(candidate);
+            // The commit index is now known current: serve waiting reads.
+            for (ctx, from) in std::mem::take(&mut self.reads_awaiting_commit) {
+                self.leader_read(ctx, from);
+            }
             return true;
         }
         false

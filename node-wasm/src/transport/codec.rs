@@ -219,7 +219,10 @@ mod tests {
             from: 1,
             to: 2,
             term: 3,
-            body: Body::Heartbeat { commit: 4 },
+            body: Body::Heartbeat {
+                commit: 4,
+                read_seq: 0,
+            },
         });
         for cut in 0..bytes.len() {
             assert!(decode_message(&bytes[..cut]).is_err());

@@ -7,14 +7,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use node_wasm::raft::rng::SplitMix64;
-use node_wasm::raft::{Config, Entry, Message, NodeId, Payload, RawNode, Role, Term};
+use node_wasm::raft::{
+    Config, Message, NodeId, Payload, Persisted, RawNode, ReadState, Role, SnapshotUpdate, Term,
+};
 use node_wasm::storage::MemStorage;
 
 pub struct SimNode {
     pub raw: RawNode,
     pub store: MemStorage,
-    /// Everything this node's state machine applied, in order.
-    pub applied: Vec<Entry>,
+    /// This node's state machine: every command applied, in order. Its
+    /// snapshot is this list, postcard-encoded.
+    pub applied: Vec<Vec<u8>>,
+    /// Snapshots this node installed from a leader.
+    pub installs: usize,
 }
 
 pub struct Cluster {
@@ -29,6 +34,8 @@ pub struct Cluster {
     /// Every (term, leader) ever observed: election safety.
     leaders: BTreeMap<Term, NodeId>,
     pub seed: u64,
+    /// ReadIndex answers, by node.
+    pub read_states: Vec<(NodeId, ReadState)>,
 }
 
 impl Cluster {
@@ -40,8 +47,7 @@ impl Cluster {
             .map(|&id| {
                 let raw = RawNode::new(
                     Config::new(id, ids.clone()),
-                    Default::default(),
-                    vec![],
+                    Persisted::default(),
                     rng.next_u64(),
                 )
                 .expect("fresh node");
@@ -51,6 +57,7 @@ impl Cluster {
                         raw,
                         store: MemStorage::default(),
                         applied: vec![],
+                        installs: 0,
                     },
                 )
             })
@@ -64,6 +71,7 @@ impl Cluster {
             rng,
             leaders: BTreeMap::new(),
             seed,
+            read_states: vec![],
         }
     }
 
@@ -72,9 +80,23 @@ impl Cluster {
         let node = self.nodes.get_mut(&id).unwrap();
         while node.raw.has_ready() {
             let rd = node.raw.ready();
-            node.store.save(rd.hard_state.as_ref(), &rd.entries);
+            node.store
+                .save(rd.snapshot.as_ref(), rd.hard_state.as_ref(), &rd.entries);
             self.in_flight.extend(rd.messages.iter().cloned());
-            node.applied.extend(rd.committed_entries.iter().cloned());
+            if let Some(SnapshotUpdate::Installed { snapshot, .. }) = &rd.snapshot {
+                node.applied = postcard::from_bytes(&snapshot.data).expect("snapshot decodes");
+                node.installs += 1;
+            }
+            node.applied.extend(
+                rd.committed_entries
+                    .iter()
+                    .filter_map(|e| match &e.payload {
+                        Payload::Command(c) => Some(c.clone()),
+                        Payload::Noop => None,
+                    }),
+            );
+            self.read_states
+                .extend(rd.read_states.iter().map(|r| (id, *r)));
             node.raw.advance(rd);
         }
     }
@@ -184,15 +206,17 @@ impl Cluster {
     pub fn restart(&mut self, id: NodeId) {
         let node = self.nodes.get_mut(&id).unwrap();
         let persisted = node.store.load();
+        // The state machine restarts from the snapshot, then re-applies the log.
+        node.applied = match &persisted.snapshot {
+            Some(s) => postcard::from_bytes(&s.data).expect("snapshot decodes"),
+            None => vec![],
+        };
         node.raw = RawNode::new(
             Config::new(id, self.ids.clone()),
-            persisted.hard_state,
-            persisted.entries,
+            persisted,
             self.rng.next_u64(),
         )
         .expect("restore from own storage");
-        // The state machine is rebuilt from the log by re-applying it.
-        node.applied.clear();
         self.down.remove(&id);
         self.drain_ready(id);
     }
@@ -211,14 +235,43 @@ impl Cluster {
     }
 
     pub fn applied_commands(&self, id: NodeId) -> Vec<Vec<u8>> {
-        self.nodes[&id]
-            .applied
-            .iter()
-            .filter_map(|e| match &e.payload {
-                Payload::Command(c) => Some(c.clone()),
-                Payload::Noop => None,
-            })
-            .collect()
+        self.nodes[&id].applied.clone()
+    }
+
+    /// Snapshot node `id`'s state machine at its applied index and compact.
+    pub fn compact(&mut self, id: NodeId) {
+        let node = self.nodes.get_mut(&id).unwrap();
+        let applied = node.raw.status().applied;
+        let data = postcard::to_allocvec(&node.applied).unwrap();
+        node.raw.compact(applied, data).expect("compact at applied");
+        self.drain_ready(id);
+    }
+
+    pub fn read_index(&mut self, via: NodeId, ctx: u64) -> bool {
+        let ok = self
+            .nodes
+            .get_mut(&via)
+            .unwrap()
+            .raw
+            .read_index(ctx)
+            .is_ok();
+        self.drain_ready(via);
+        ok
+    }
+
+    pub fn transfer(&mut self, from: NodeId, to: NodeId) {
+        self.nodes
+            .get_mut(&from)
+            .unwrap()
+            .raw
+            .transfer_leader(to)
+            .expect("transfer starts");
+        self.drain_ready(from);
+    }
+
+    /// Drop every message in flight (a burst of loss).
+    pub fn drop_in_flight(&mut self) {
+        self.in_flight.clear();
     }
 
     /// Safety checks after every round.
@@ -235,7 +288,7 @@ impl Cluster {
             }
         }
         // State machine safety: applied sequences are prefixes of each other.
-        let seqs: Vec<&Vec<Entry>> = self.nodes.values().map(|n| &n.applied).collect();
+        let seqs: Vec<&Vec<Vec<u8>>> = self.nodes.values().map(|n| &n.applied).collect();
         for a in &seqs {
             for b in &seqs {
                 let n = a.len().min(b.len());
