@@ -162,12 +162,7 @@ mod tests {
     }
 
     fn proposal(client: u64, seq: u64, command: Command) -> Vec<u8> {
-        Proposal {
-            client,
-            seq,
-            command,
-        }
-        .encode()
+        Proposal { client, seq, command }.encode()
     }
 
     #[test]
@@ -208,10 +203,7 @@ mod tests {
             m.apply(c + 1, &proposal(c, 1, create(&format!("e{c}"))));
         }
         assert_eq!(m.sessions.len(), MAX_SESSIONS);
-        assert!(
-            !m.sessions.contains_key(&0),
-            "the least recently active goes first"
-        );
+        assert!(!m.sessions.contains_key(&0), "the least recently active goes first");
     }
 
     #[test]

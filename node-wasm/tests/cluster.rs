@@ -5,7 +5,7 @@
 mod support;
 
 use node_wasm::raft::{
-    AppendResult, Body, Config, Entry, HardState, Message, Payload, Persisted, RawNode, Role,
+    AppendResult, Body, Config, Entry, HardState, MembershipError, Message, Payload, Persisted, RawNode, Role,
     StepError,
 };
 use support::Cluster;
@@ -26,11 +26,7 @@ fn three_nodes_elect_exactly_one_leader_and_keep_it() {
             vec![leader],
             "seed {seed}: leadership changed without faults"
         );
-        assert_eq!(
-            c.nodes[&leader].raw.status().term,
-            term,
-            "seed {seed}: term moved"
-        );
+        assert_eq!(c.nodes[&leader].raw.status().term, term, "seed {seed}: term moved");
         for n in c.nodes.values() {
             assert_eq!(n.raw.status().leader, Some(leader), "seed {seed}");
         }
@@ -78,20 +74,13 @@ fn leader_crash_reelects_and_restart_catches_up() {
             (1..=3).all(|id| c.applied_commands(id) == [b"before".to_vec()])
         });
         c.crash(old);
-        c.run_until(200, "a new leader", |c| {
-            c.leader().is_some_and(|l| l != old)
-        });
+        c.run_until(200, "a new leader", |c| c.leader().is_some_and(|l| l != old));
         let new = c.leader().unwrap();
         assert!(c.propose(new, b"after"));
         c.run(20);
         c.restart(old);
-        c.run_until(200, "old leader caught up", |c| {
-            c.applied_commands(old).len() == 2
-        });
-        assert_eq!(
-            c.applied_commands(old),
-            [b"before".to_vec(), b"after".to_vec()]
-        );
+        c.run_until(200, "old leader caught up", |c| c.applied_commands(old).len() == 2);
+        assert_eq!(c.applied_commands(old), [b"before".to_vec(), b"after".to_vec()]);
     }
 }
 
@@ -114,11 +103,7 @@ fn no_progress_without_a_majority() {
             "seed {seed}: committed without a majority"
         );
         // check-quorum: the lone leader stepped down.
-        assert_ne!(
-            c.nodes[&leader].raw.status().role,
-            Role::Leader,
-            "seed {seed}"
-        );
+        assert_ne!(c.nodes[&leader].raw.status().role, Role::Leader, "seed {seed}");
         assert!(c.leaders().is_empty(), "seed {seed}");
     }
 }
@@ -165,10 +150,7 @@ fn bad_messages_are_refused_without_panic() {
         from: 9,
         to: 1,
         term: 5,
-        body: Body::Heartbeat {
-            commit: 0,
-            read_seq: 0,
-        },
+        body: Body::Heartbeat { commit: 0, read_seq: 0 },
     };
     assert_eq!(n.step(stranger), Err(StepError::UnknownSender(9)));
     let misaddressed = Message {
@@ -177,10 +159,7 @@ fn bad_messages_are_refused_without_panic() {
         term: 5,
         body: Body::HeartbeatResponse { read_seq: 0 },
     };
-    assert!(matches!(
-        n.step(misaddressed),
-        Err(StepError::WrongRecipient { .. })
-    ));
+    assert!(matches!(n.step(misaddressed), Err(StepError::WrongRecipient { .. })));
     assert_eq!(n.status().term, 0);
     // An append far beyond our log is rejected with a hint, not applied.
     let beyond = Message {
@@ -230,9 +209,7 @@ fn partitioned_old_leader_loses_its_uncommitted_entries() {
         let old = c.leader().unwrap();
         c.isolate(old);
         assert!(c.propose(old, b"never committed"));
-        c.run_until(300, "a new leader", |c| {
-            c.leader().is_some_and(|l| l != old)
-        });
+        c.run_until(300, "a new leader", |c| c.leader().is_some_and(|l| l != old));
         let new = c.leader().unwrap();
         assert!(c.propose(new, b"committed"));
         c.run(30);
@@ -300,11 +277,7 @@ fn figure_8_old_term_entries_commit_only_through_the_current_term() {
     deliver(&mut s1, 3, 4, vote());
     assert_eq!(s1.status().role, Role::Leader);
     assert_eq!(s1.status().term, 4);
-    assert_eq!(
-        s1.status().last_index,
-        3,
-        "the new leader appended its no-op at 3"
-    );
+    assert_eq!(s1.status().last_index, 3, "the new leader appended its no-op at 3");
     // S2 and S3 now hold index 2 (term 2): a majority with S1, yet it must
     // not commit — a later leader with a term-3 entry at 2 could overwrite it.
     let acked = |m| Body::AppendResponse(AppendResult::Accepted { match_index: m });
@@ -345,11 +318,7 @@ fn lagging_follower_catches_up_through_a_snapshot() {
         c.run_until(300, "the lagging node caught up", |c| {
             c.applied_commands(lagging).len() == 41
         });
-        assert_eq!(
-            c.applied_commands(lagging),
-            c.applied_commands(leader),
-            "seed {seed}"
-        );
+        assert_eq!(c.applied_commands(lagging), c.applied_commands(leader), "seed {seed}");
         assert_eq!(
             c.nodes[&lagging].installs, 1,
             "seed {seed}: caught up without the snapshot?"
@@ -379,11 +348,7 @@ fn restart_from_a_snapshot_keeps_the_state() {
         let before = c.applied_commands(follower);
         c.crash(follower);
         c.restart(follower);
-        assert_eq!(
-            c.applied_commands(follower),
-            before,
-            "seed {seed}: state after restart"
-        );
+        assert_eq!(c.applied_commands(follower), before, "seed {seed}: state after restart");
         assert_eq!(c.nodes[&follower].installs, 0);
     }
 }
@@ -404,9 +369,7 @@ fn committed_entries_survive_full_and_partial_restarts() {
         for id in 1..=3 {
             c.restart(id);
         }
-        c.run_until(300, "a leader after the full restart", |c| {
-            c.leader().is_some()
-        });
+        c.run_until(300, "a leader after the full restart", |c| c.leader().is_some());
         let leader = c.leader().unwrap();
         assert!(c.propose(leader, b"two"));
         // A follower restarts while "two" replicates.
@@ -437,9 +400,7 @@ fn leadership_transfer_hands_over_to_the_target() {
             c.propose(from, b"via the old leader"),
             "seed {seed}: followers forward to the new leader"
         );
-        c.run_until(50, "applied", |c| {
-            (1..=3).all(|id| c.applied_commands(id).len() == 1)
-        });
+        c.run_until(50, "applied", |c| (1..=3).all(|id| c.applied_commands(id).len() == 1));
     }
 }
 
@@ -452,9 +413,7 @@ fn read_index_covers_every_finished_write() {
         c.run_until(200, "a leader", |c| c.leader().is_some());
         let leader = c.leader().unwrap();
         assert!(c.propose(leader, b"w"));
-        c.run_until(50, "applied", |c| {
-            (1..=3).all(|id| c.applied_commands(id).len() == 1)
-        });
+        c.run_until(50, "applied", |c| (1..=3).all(|id| c.applied_commands(id).len() == 1));
         let commit = c.nodes[&leader].raw.status().commit;
         let follower = (1..=3).find(|&i| i != leader).unwrap();
         assert!(c.read_index(leader, 7));
@@ -496,8 +455,7 @@ fn seven_nodes_survive_repeated_leader_crashes() {
         assert!(c.propose(c.leader().unwrap(), b"final"));
         c.run_until(600, "everyone converged", |c| {
             let reference = c.applied_commands(1);
-            reference.last() == Some(&b"final".to_vec())
-                && (2..=7).all(|id| c.applied_commands(id) == reference)
+            reference.last() == Some(&b"final".to_vec()) && (2..=7).all(|id| c.applied_commands(id) == reference)
         });
     }
 }
@@ -519,4 +477,119 @@ fn replication_recovers_from_lost_appends() {
             (1..=3).all(|id| c.applied_commands(id).len() == 20)
         });
     }
+}
+
+/// Membership is data in the log: removing two of five voters, one at a
+/// time, shrinks the quorum so that the three left survive one more failure
+/// — which the original five-voter configuration could not.
+#[test]
+fn removing_voters_one_at_a_time_shrinks_the_quorum() {
+    for seed in SEEDS {
+        let mut c = Cluster::new(5, seed);
+        c.run_until(300, "a leader", |c| c.leader().is_some());
+        let leader = c.leader().unwrap();
+        let mut voters: Vec<u64> = (1..=5).collect();
+        let mut removed = vec![];
+        for _ in 0..2 {
+            let gone = *voters.iter().find(|&&v| v != leader && !removed.contains(&v)).unwrap();
+            voters.retain(|&v| v != gone);
+            c.propose_membership(leader, voters.clone()).unwrap();
+            c.run_until(100, "the change committed", |c| {
+                c.nodes[&leader].raw.status().commit == c.nodes[&leader].raw.status().last_index
+            });
+            removed.push(gone);
+        }
+        for &gone in &removed {
+            c.crash(gone);
+        }
+        let third = *voters.iter().find(|&&v| v != leader).unwrap();
+        c.crash(third);
+        // Two of the three remaining voters: still a majority.
+        assert!(c.propose(leader, b"still committing"));
+        c.run_until(100, "committed without the removed nodes", |c| {
+            c.applied_commands(leader) == [b"still committing".to_vec()]
+        });
+        assert_eq!(c.nodes[&leader].raw.voters(), voters.as_slice(), "seed {seed}");
+    }
+}
+
+/// A new, empty node added as a voter catches up and can take over.
+#[test]
+fn an_added_voter_catches_up_and_counts() {
+    for seed in SEEDS {
+        let mut c = Cluster::new(3, seed);
+        c.run_until(200, "a leader", |c| c.leader().is_some());
+        let leader = c.leader().unwrap();
+        assert!(c.propose(leader, b"before"));
+        c.run(10);
+        c.add_node(4, vec![1, 2, 3, 4]);
+        c.propose_membership(leader, vec![1, 2, 3, 4]).unwrap();
+        c.run_until(200, "node 4 caught up", |c| {
+            c.applied_commands(4) == [b"before".to_vec()]
+        });
+        // With four voters the old leader's loss leaves three: a majority.
+        c.crash(leader);
+        c.run_until(400, "a new leader", |c| c.leader().is_some_and(|l| l != leader));
+        let new = c.leader().unwrap();
+        assert!(c.propose(new, b"after"));
+        c.run_until(200, "node 4 applied it", |c| {
+            c.applied_commands(4) == [b"before".to_vec(), b"after".to_vec()]
+        });
+    }
+}
+
+/// A leader that removes itself steps down once the change commits and the
+/// others carry on without it; it never leads again.
+#[test]
+fn a_leader_removing_itself_steps_down() {
+    for seed in SEEDS {
+        let mut c = Cluster::new(3, seed);
+        c.run_until(200, "a leader", |c| c.leader().is_some());
+        let old = c.leader().unwrap();
+        let rest: Vec<u64> = (1..=3).filter(|&i| i != old).collect();
+        c.propose_membership(old, rest.clone()).unwrap();
+        c.run_until(400, "a leader among the rest", |c| {
+            c.leader().is_some_and(|l| rest.contains(&l))
+        });
+        let new = c.leader().unwrap();
+        assert!(c.propose(new, b"without the old leader"));
+        c.run(300);
+        assert!(
+            c.leaders().iter().all(|l| rest.contains(l)),
+            "seed {seed}: the removed node led again"
+        );
+        for &id in &rest {
+            assert_eq!(
+                c.applied_commands(id),
+                [b"without the old leader".to_vec()],
+                "seed {seed}"
+            );
+        }
+    }
+}
+
+/// One change at a time, one voter per change.
+#[test]
+fn membership_changes_are_refused_when_unsafe() {
+    let mut c = Cluster::new(3, 1);
+    c.run_until(200, "a leader", |c| c.leader().is_some());
+    let leader = c.leader().unwrap();
+    c.run(5);
+    let follower = (1..=3).find(|&i| i != leader).unwrap();
+    assert_eq!(
+        c.propose_membership(follower, vec![1, 2]),
+        Err(MembershipError::NotLeader)
+    );
+    assert_eq!(
+        c.propose_membership(leader, vec![leader]),
+        Err(MembershipError::TooManyChanges)
+    );
+    assert_eq!(c.propose_membership(leader, vec![]), Err(MembershipError::BadVoters));
+    c.add_node(4, vec![1, 2, 3, 4]);
+    assert_eq!(c.propose_membership(leader, vec![1, 2, 3, 4]), Ok(()));
+    assert_eq!(
+        c.propose_membership(leader, vec![1, 2, 3, 4, 5]),
+        Err(MembershipError::ChangeInProgress),
+        "a second change before the first commits"
+    );
 }

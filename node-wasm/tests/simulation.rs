@@ -12,10 +12,7 @@ mod sim;
 use sim::{Sim, SimConfig};
 
 fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 /// Seeds × cluster sizes 3, 5, 7, with every fault enabled.
@@ -67,11 +64,7 @@ fn replay() {
     };
     let seed: u64 = seed.parse().expect("RAFTCAL_SIM_SEED is a number");
     let nodes = env("RAFTCAL_SIM_NODES", [3, 5, 7][(seed % 3) as usize]);
-    let mut s = Sim::new(SimConfig::faulty(
-        seed,
-        nodes,
-        env("RAFTCAL_SIM_TICKS", 1_500),
-    ));
+    let mut s = Sim::new(SimConfig::faulty(seed, nodes, env("RAFTCAL_SIM_TICKS", 1_500)));
     s.run();
     eprintln!("seed {seed}: ok, {:?}", s.stats);
 }
@@ -82,10 +75,6 @@ fn calm_cluster_serves_everyone() {
     for seed in 0..10 {
         let mut s = Sim::new(SimConfig::calm(seed, 3, 1_000));
         s.run();
-        assert!(
-            s.acked > 50,
-            "seed {seed}: only {} writes acknowledged",
-            s.acked
-        );
+        assert!(s.acked > 50, "seed {seed}: only {} writes acknowledged", s.acked);
     }
 }

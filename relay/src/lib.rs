@@ -71,9 +71,7 @@ pub async fn run(
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback_service(statics)
         .with_state(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,26 +131,14 @@ mod tests {
 
     #[test]
     fn params_are_checked() {
-        assert_eq!(
-            parse_params(Some("default"), Some("2")),
-            Ok(("default".into(), 2))
-        );
+        assert_eq!(parse_params(Some("default"), Some("2")), Ok(("default".into(), 2)));
         assert_eq!(parse_params(None, Some("2")), Err(ParamError::MissingRoom));
         assert_eq!(parse_params(Some("a"), None), Err(ParamError::MissingNode));
         assert_eq!(parse_params(Some(""), Some("1")), Err(ParamError::BadRoom));
-        assert_eq!(
-            parse_params(Some("a b"), Some("1")),
-            Err(ParamError::BadRoom)
-        );
-        assert_eq!(
-            parse_params(Some(&"x".repeat(65)), Some("1")),
-            Err(ParamError::BadRoom)
-        );
+        assert_eq!(parse_params(Some("a b"), Some("1")), Err(ParamError::BadRoom));
+        assert_eq!(parse_params(Some(&"x".repeat(65)), Some("1")), Err(ParamError::BadRoom));
         assert_eq!(parse_params(Some("a"), Some("0")), Err(ParamError::BadNode));
-        assert_eq!(
-            parse_params(Some("a"), Some("70000")),
-            Err(ParamError::BadNode)
-        );
+        assert_eq!(parse_params(Some("a"), Some("70000")), Err(ParamError::BadNode));
         assert_eq!(parse_params(Some("a"), Some("x")), Err(ParamError::BadNode));
     }
 }

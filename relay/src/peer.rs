@@ -69,8 +69,7 @@ pub async fn serve(socket: WebSocket, state: Arc<AppState>, room: String, node: 
                 Ok(out) => match state.rooms.forward(&room, node, out.to, out.payload) {
                     Ok(()) => {}
                     Err(e @ (ForwardError::UnknownPeer(_) | ForwardError::ToSelf)) => {
-                        let _ = own
-                            .try_send(Message::Binary(codec::encode_notice(&e.to_string()).into()));
+                        let _ = own.try_send(Message::Binary(codec::encode_notice(&e.to_string()).into()));
                     }
                 },
                 Err(e) => {

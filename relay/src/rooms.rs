@@ -71,9 +71,7 @@ impl Rooms {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, BTreeMap<WireId, Peer>>> {
         // A panic elsewhere while holding the lock leaves plain data behind:
         // keep serving rather than take every room down.
-        self.rooms
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.rooms.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Add a peer; the first live connection for a (room, node) wins.
@@ -96,13 +94,7 @@ impl Rooms {
         }
         let (tx, rx) = mpsc::channel(self.queue_len);
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        peers.insert(
-            node,
-            Peer {
-                conn,
-                tx: tx.clone(),
-            },
-        );
+        peers.insert(node, Peer { conn, tx: tx.clone() });
         announce(peers);
         Ok(Joined {
             membership: Membership { node, conn },
@@ -128,13 +120,7 @@ impl Rooms {
 
     /// Forward `payload` from `from` to `to` (or to every other peer for
     /// `BROADCAST`), stamping the sender.
-    pub fn forward(
-        &self,
-        room: &str,
-        from: WireId,
-        to: WireId,
-        payload: &[u8],
-    ) -> Result<(), ForwardError> {
+    pub fn forward(&self, room: &str, from: WireId, to: WireId, payload: &[u8]) -> Result<(), ForwardError> {
         if to == from {
             return Err(ForwardError::ToSelf);
         }

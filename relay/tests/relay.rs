@@ -56,9 +56,7 @@ async fn next(ws: &mut Ws) -> Message {
 async fn next_non_presence(ws: &mut Ws) -> Vec<u8> {
     loop {
         match next(ws).await {
-            Message::Binary(b) if matches!(codec::decode_inbound(&b), Ok(Inbound::Presence(_))) => {
-                continue
-            }
+            Message::Binary(b) if matches!(codec::decode_inbound(&b), Ok(Inbound::Presence(_))) => continue,
             Message::Binary(b) => return b.to_vec(),
             other => panic!("unexpected {other:?}"),
         }
@@ -143,15 +141,11 @@ async fn rooms_do_not_leak_into_each_other() {
     let mut other = connect(&relay, "right", 2).await;
     send(&mut a, 2, b"x").await;
     let notice = next_non_presence(&mut a).await;
-    assert!(
-        matches!(codec::decode_inbound(&notice), Ok(Inbound::Notice(t)) if t.contains("not connected"))
-    );
+    assert!(matches!(codec::decode_inbound(&notice), Ok(Inbound::Notice(t)) if t.contains("not connected")));
     assert_eq!(next_presence(&mut other).await, vec![2]);
-    assert!(
-        tokio::time::timeout(Duration::from_millis(300), other.next())
-            .await
-            .is_err()
-    );
+    assert!(tokio::time::timeout(Duration::from_millis(300), other.next())
+        .await
+        .is_err());
 }
 
 /// Presence: everyone learns who joined and who left.
@@ -215,23 +209,13 @@ async fn bad_frames_close_only_the_offender() {
 #[tokio::test]
 async fn bad_connect_parameters_get_http_400() {
     let relay = start_relay().await;
-    for query in [
-        "",
-        "?room=r",
-        "?node=1",
-        "?room=bad%20room&node=1",
-        "?room=r&node=0",
-    ] {
+    for query in ["", "?room=r", "?node=1", "?room=bad%20room&node=1", "?room=r&node=0"] {
         let url = format!("ws://{}/ws{query}", relay.addr);
         match tokio_tungstenite::connect_async(url).await {
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
                 assert_eq!(resp.status(), 400, "{query}");
-                let body =
-                    String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default()).to_string();
-                assert!(
-                    body.contains("room") || body.contains("node"),
-                    "{query}: {body}"
-                );
+                let body = String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default()).to_string();
+                assert!(body.contains("room") || body.contains("node"), "{query}: {body}");
             }
             other => panic!("{query}: expected HTTP 400, got {other:?}"),
         }
@@ -243,11 +227,7 @@ async fn bad_connect_parameters_get_http_400() {
 async fn serves_the_ui_and_health() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let relay = start_relay().await;
-    for (path, needle) in [
-        ("/healthz", "ok"),
-        ("/", "RaftCal"),
-        ("/some/deep/link", "RaftCal"),
-    ] {
+    for (path, needle) in [("/healthz", "ok"), ("/", "RaftCal"), ("/some/deep/link", "RaftCal")] {
         let mut s = TcpStream::connect(relay.addr).await.unwrap();
         let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         s.write_all(req.as_bytes()).await.unwrap();

@@ -72,9 +72,7 @@ impl Drop for TempDir {
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// The node state a tab shows, read from its DOM.
@@ -95,7 +93,9 @@ impl Browser {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .with_context(|| format!("cannot start {chromedriver} (install chromium-driver, or run `cargo xtask test`)"))?;
+            .with_context(|| {
+                format!("cannot start {chromedriver} (install chromium-driver, or run `cargo xtask test`)")
+            })?;
         let profile = TempDir(std::env::temp_dir().join(format!("raftcal-e2e-{port}")));
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let caps = json!({
@@ -113,9 +113,7 @@ impl Browser {
                 ]
             }
         });
-        let Value::Object(caps) = caps else {
-            unreachable!()
-        };
+        let Value::Object(caps) = caps else { unreachable!() };
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         let client = loop {
@@ -173,11 +171,7 @@ impl Browser {
             titles: v
                 .get("titles")
                 .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|t| t.as_str().map(str::to_owned))
-                        .collect()
-                })
+                .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
                 .unwrap_or_default(),
         })
     }
@@ -248,15 +242,11 @@ impl Drop for Browser {
 /// Exactly one tab says "Leader", every other says "Follower", and all name
 /// the same leader.
 pub fn one_leader(states: &[TabState]) -> bool {
-    let leaders: Vec<_> = states
-        .iter()
-        .filter(|s| s.role.as_deref() == Some("Leader"))
-        .collect();
+    let leaders: Vec<_> = states.iter().filter(|s| s.role.as_deref() == Some("Leader")).collect();
     let [leader] = leaders.as_slice() else {
         return false;
     };
-    states.iter().all(|s| {
-        (s.role.as_deref() == Some("Follower") || std::ptr::eq(s, *leader))
-            && s.leader == leader.node
-    })
+    states
+        .iter()
+        .all(|s| (s.role.as_deref() == Some("Follower") || std::ptr::eq(s, *leader)) && s.leader == leader.node)
 }

@@ -18,12 +18,7 @@ async fn three_tabs_elect_one_leader_and_share_an_event() -> anyhow::Result<()> 
     }
 
     let states = browser
-        .wait_for(
-            &tabs,
-            Duration::from_secs(60),
-            "exactly one leader",
-            one_leader,
-        )
+        .wait_for(&tabs, Duration::from_secs(60), "exactly one leader", one_leader)
         .await?;
     let mut slots: Vec<_> = states.iter().filter_map(|s| s.node.clone()).collect();
     slots.sort();
@@ -36,12 +31,9 @@ async fn three_tabs_elect_one_leader_and_share_an_event() -> anyhow::Result<()> 
     .clone();
     browser.create_event(&follower, "Design review").await?;
     browser
-        .wait_for(
-            &tabs,
-            Duration::from_secs(30),
-            "the event in every tab",
-            |states| states.iter().all(|s| s.titles == ["Design review"]),
-        )
+        .wait_for(&tabs, Duration::from_secs(30), "the event in every tab", |states| {
+            states.iter().all(|s| s.titles == ["Design review"])
+        })
         .await?;
 
     let reloaded = tabs[0].clone();
@@ -55,10 +47,7 @@ async fn three_tabs_elect_one_leader_and_share_an_event() -> anyhow::Result<()> 
             |s| s[0].titles == ["Design review"],
         )
         .await?;
-    assert_eq!(
-        after[0].node, before,
-        "a reloaded tab resumes the same node"
-    );
+    assert_eq!(after[0].node, before, "a reloaded tab resumes the same node");
 
     browser.quit().await
 }

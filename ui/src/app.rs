@@ -46,13 +46,9 @@ fn new_event_id() -> String {
 /// The next full hour in the browser's local time, and an hour after it.
 fn default_times() -> (String, String) {
     let now = js_sys::Date::new_0();
-    let start = chrono::NaiveDate::from_ymd_opt(
-        now.get_full_year() as i32,
-        now.get_month() + 1,
-        now.get_date(),
-    )
-    .and_then(|d| d.and_hms_opt(now.get_hours(), 0, 0))
-    .map(|t| t + chrono::TimeDelta::hours(1));
+    let start = chrono::NaiveDate::from_ymd_opt(now.get_full_year() as i32, now.get_month() + 1, now.get_date())
+        .and_then(|d| d.and_hms_opt(now.get_hours(), 0, 0))
+        .map(|t| t + chrono::TimeDelta::hours(1));
     match start {
         Some(s) => (
             state::format_local(s),
@@ -103,9 +99,7 @@ pub fn App() -> Html {
             let id = new_event_id();
             let command = match state::command_from_form(id.clone(), &title, &start, &end) {
                 Ok(c) => c,
-                Err(message) => {
-                    return dispatcher.dispatch(Action::SubmitFailed { id: None, message })
-                }
+                Err(message) => return dispatcher.dispatch(Action::SubmitFailed { id: None, message }),
             };
             let Some(handle) = node.borrow().clone() else {
                 return dispatcher.dispatch(Action::SubmitFailed {
@@ -113,10 +107,7 @@ pub fn App() -> Html {
                     message: "The node is still starting.".into(),
                 });
             };
-            if let node_wasm::calendar::Command::CreateEvent {
-                title, start, end, ..
-            } = &command
-            {
+            if let node_wasm::calendar::Command::CreateEvent { title, start, end, .. } = &command {
                 dispatcher.dispatch(Action::Submitted(Pending {
                     id: id.clone(),
                     title: title.clone(),
@@ -188,11 +179,7 @@ fn ClusterPanel(props: &ClusterProps) -> Html {
     let online = if v.online.is_empty() {
         "—".to_string()
     } else {
-        v.online
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
+        v.online.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
     };
     html! {
         <section id="cluster" class="card cluster">
@@ -235,11 +222,7 @@ fn EventForm(props: &FormProps) -> Html {
         let on_create = props.on_create.clone();
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let read = |r: &NodeRef| {
-                r.cast::<HtmlInputElement>()
-                    .map(|i| i.value())
-                    .unwrap_or_default()
-            };
+            let read = |r: &NodeRef| r.cast::<HtmlInputElement>().map(|i| i.value()).unwrap_or_default();
             on_create.emit((read(&title), read(&start), read(&end)));
             if let Some(input) = title.cast::<HtmlInputElement>() {
                 input.set_value("");
@@ -266,11 +249,7 @@ struct ListProps {
 
 fn when(start: chrono::NaiveDateTime, end: chrono::NaiveDateTime) -> String {
     if start.date() == end.date() {
-        format!(
-            "{} – {}",
-            start.format("%a %e %b %Y, %H:%M"),
-            end.format("%H:%M")
-        )
+        format!("{} – {}", start.format("%a %e %b %Y, %H:%M"), end.format("%H:%M"))
     } else {
         format!(
             "{} – {}",

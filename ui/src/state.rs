@@ -24,11 +24,7 @@ pub fn parse_query(search: &str) -> Result<PageQuery, String> {
         room: "default".into(),
         node: None,
     };
-    for pair in search
-        .trim_start_matches('?')
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
+    for pair in search.trim_start_matches('?').split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         match key {
             "room" => {
@@ -65,12 +61,7 @@ pub fn format_local(at: NaiveDateTime) -> String {
 }
 
 /// Turn the form's fields into a command, or say what is wrong with them.
-pub fn command_from_form(
-    id: String,
-    title: &str,
-    start: &str,
-    end: &str,
-) -> Result<Command, String> {
+pub fn command_from_form(id: String, title: &str, start: &str, end: &str) -> Result<Command, String> {
     let start = parse_local(start).ok_or("Pick a start date and time.")?;
     let end = parse_local(end).ok_or("Pick an end date and time.")?;
     let command = Command::CreateEvent {
@@ -129,8 +120,7 @@ impl AppState {
     pub fn reduce(mut self, action: Action) -> Self {
         match action {
             Action::NodeChanged(view) => {
-                self.pending
-                    .retain(|p| !view.events.iter().any(|e| e.id == p.id));
+                self.pending.retain(|p| !view.events.iter().any(|e| e.id == p.id));
                 self.view = Some(view);
             }
             Action::BootFailed(message) => self.boot_error = Some(message),
@@ -205,13 +195,7 @@ mod tests {
 
     #[test]
     fn form_fields_become_a_command_or_a_clear_message() {
-        let ok = command_from_form(
-            "id1".into(),
-            "  Standup ",
-            "2026-12-04T09:00",
-            "2026-12-04T09:15",
-        )
-        .unwrap();
+        let ok = command_from_form("id1".into(), "  Standup ", "2026-12-04T09:00", "2026-12-04T09:15").unwrap();
         assert_eq!(
             ok,
             Command::CreateEvent {

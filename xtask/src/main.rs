@@ -5,6 +5,7 @@
 //!   formatting and lints, native unit and simulation tests, the
 //!   wasm-bindgen-test suite in headless Chromium, and the end-to-end tests.
 //! - `sim`  runs a longer simulation campaign than `test` does.
+//! - `bench` prints benchmark figures.
 //!
 //! Every install step checks first and skips what is already there, so the
 //! commands are cheap to repeat and work the same on a bare machine and in CI.
@@ -30,7 +31,8 @@ commands:
                       (e.g. `cargo xtask run --listen 0.0.0.0:8080`)
   test                install what is missing, then run every test
   sim [--seeds N] [--ticks M] [--first-seed S]
-                      a long deterministic-simulation campaign (release build)";
+                      a long deterministic-simulation campaign (release build)
+  bench               benchmarks (release build); figures, not pass/fail";
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -38,6 +40,7 @@ fn main() {
         Some("run") => run(args.collect()),
         Some("test") => test(),
         Some("sim") => sim(args.collect()),
+        Some("bench") => bench(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -78,9 +81,7 @@ fn tool_path() -> OsString {
     {
         dirs.push(home.join("bin"));
     }
-    dirs.extend(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    ));
+    dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
     std::env::join_paths(dirs).unwrap_or_default()
 }
 
@@ -140,10 +141,7 @@ fn locked_wasm_bindgen() -> Result<String> {
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
         if line.trim() == "name = \"wasm-bindgen\"" {
-            if let Some(v) = lines
-                .next()
-                .and_then(|l| l.trim().strip_prefix("version = "))
-            {
+            if let Some(v) = lines.next().and_then(|l| l.trim().strip_prefix("version = ")) {
                 return Ok(v.trim_matches('"').to_owned());
             }
         }
@@ -159,44 +157,25 @@ fn ensure_wasm_bindgen() -> Result<()> {
     if have.as_deref() == Some(expected.as_str()) && runner.is_some() {
         return Ok(());
     }
-    step(&format!(
-        "installing wasm-bindgen-cli {wanted} (about 5 minutes, once)"
-    ));
+    step(&format!("installing wasm-bindgen-cli {wanted} (about 5 minutes, once)"));
     // Not --locked: the registry mirror lacks one version the CLI's lock file
     // pins (TOOLCHAIN.md).
-    run_cmd(cmd(cargo()).args([
-        "install",
-        "wasm-bindgen-cli",
-        "--version",
-        &wanted,
-        "--force",
-    ]))
+    run_cmd(cmd(cargo()).args(["install", "wasm-bindgen-cli", "--version", &wanted, "--force"]))
 }
 
 fn ensure_trunk() -> Result<()> {
     if version_of("trunk", "--version").as_deref() == Some(&format!("trunk {TRUNK_VERSION}")) {
         return Ok(());
     }
-    step(&format!(
-        "installing trunk {TRUNK_VERSION} (about 11 minutes, once)"
-    ));
-    run_cmd(cmd(cargo()).args([
-        "install",
-        "trunk",
-        "--version",
-        TRUNK_VERSION,
-        "--locked",
-        "--force",
-    ]))
+    step(&format!("installing trunk {TRUNK_VERSION} (about 11 minutes, once)"));
+    run_cmd(cmd(cargo()).args(["install", "trunk", "--version", TRUNK_VERSION, "--locked", "--force"]))
 }
 
 fn ensure_wasm_opt() -> Result<()> {
     let dir = tools_dir();
     let wasm_opt = dir.join("node_modules").join(".bin").join("wasm-opt");
     let major = BINARYEN_VERSION.split('.').next().unwrap_or_default();
-    if version_of(&wasm_opt.to_string_lossy(), "--version")
-        .is_some_and(|v| v.contains(&format!("version {major}")))
-    {
+    if version_of(&wasm_opt.to_string_lossy(), "--version").is_some_and(|v| v.contains(&format!("version {major}"))) {
         return Ok(());
     }
     if version_of("npm", "--version").is_none() {
@@ -218,25 +197,15 @@ fn ensure_wasm_opt() -> Result<()> {
 
 fn apt_install(packages: &[&str]) -> Result<()> {
     if version_of("apt-get", "--version").is_none() {
-        bail!(
-            "apt-get is not available: install {} by hand",
-            packages.join(" ")
-        );
+        bail!("apt-get is not available: install {} by hand", packages.join(" "));
     }
     run_cmd(cmd("apt-get").arg("update").arg("-q"))
         .and_then(|()| run_cmd(cmd("apt-get").args(["install", "-y", "-q"]).args(packages)))
-        .with_context(|| {
-            format!(
-                "installing {} with apt-get (this needs root)",
-                packages.join(" ")
-            )
-        })
+        .with_context(|| format!("installing {} with apt-get (this needs root)", packages.join(" ")))
 }
 
 fn ensure_chromium() -> Result<()> {
-    if version_of("chromium", "--version").is_some()
-        && version_of("chromedriver", "--version").is_some()
-    {
+    if version_of("chromium", "--version").is_some() && version_of("chromedriver", "--version").is_some() {
         return Ok(());
     }
     step("installing Chromium and chromedriver from Debian's packages");
@@ -301,14 +270,7 @@ fn test() -> Result<()> {
     )?;
     timed(
         "lints (cargo clippy, native)",
-        cmd(cargo()).args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ]),
+        cmd(cargo()).args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
     )?;
     timed(
         "lints (cargo clippy, wasm32)",
@@ -333,15 +295,7 @@ fn test() -> Result<()> {
     timed(
         "browser tests: wasm-bindgen-test in headless Chromium",
         cmd(cargo())
-            .args([
-                "test",
-                "--target",
-                WASM_TARGET,
-                "-p",
-                "node-wasm",
-                "--test",
-                "idb",
-            ])
+            .args(["test", "--target", WASM_TARGET, "-p", "node-wasm", "--test", "idb"])
             .env("CHROMEDRIVER", &chromedriver)
             // Bounds a whole test binary, not one test (TOOLCHAIN.md).
             .env("WASM_BINDGEN_TEST_TIMEOUT", "180"),
@@ -363,6 +317,12 @@ fn test() -> Result<()> {
         println!("xtask:   {took:>8.1?}  {name}");
     }
     Ok(())
+}
+
+/// Benchmarks: speed and cost figures, measured side by side in one run.
+fn bench() -> Result<()> {
+    step("Raft core: messages and throughput on an in-memory 3-node cluster");
+    run_cmd(cmd(cargo()).args(["bench", "-p", "node-wasm", "--bench", "raft"]))
 }
 
 /// A simulation campaign of any size: `--seeds`, `--ticks`, `--first-seed`.
@@ -387,9 +347,7 @@ fn sim(args: Vec<String>) -> Result<()> {
             "--first-seed" => "RAFTCAL_SIM_FIRST_SEED",
             other => bail!("unknown sim flag `{other}`\n\n{USAGE}"),
         };
-        let value = it
-            .next()
-            .with_context(|| format!("{flag} needs a number"))?;
+        let value = it.next().with_context(|| format!("{flag} needs a number"))?;
         value
             .parse::<u64>()
             .with_context(|| format!("{flag} needs a whole number, not `{value}`"))?;

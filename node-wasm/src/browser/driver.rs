@@ -113,10 +113,7 @@ fn random_u64() -> u64 {
 
 /// Claim a slot, open its database, resume its log and start the loop.
 /// `on_change` is called with a fresh `View` after every visible change.
-pub async fn start(
-    opts: BootOptions,
-    on_change: impl Fn(Rc<View>) + 'static,
-) -> Result<NodeHandle, BootError> {
+pub async fn start(opts: BootOptions, on_change: impl Fn(Rc<View>) + 'static) -> Result<NodeHandle, BootError> {
     let remembered = session_storage()
         .and_then(|s| s.get_item(&session_slot_key(&opts.room)).ok().flatten())
         .and_then(|v| v.parse().ok());
@@ -142,11 +139,7 @@ pub async fn start(
         None => Machine::default(),
     };
     let voters: Vec<NodeId> = (1..=u64::from(opts.cluster_size)).collect();
-    let raw = RawNode::new(
-        Config::new(u64::from(slot), voters),
-        persisted,
-        random_u64(),
-    )?;
+    let raw = RawNode::new(Config::new(u64::from(slot), voters), persisted, random_u64())?;
     let (tx, rx) = mpsc::unbounded();
     let url = format!("{}?room={}&node={}", opts.relay_url, opts.room, slot);
     let socket = Socket::connect(&url, tx.clone()).map_err(BootError::Socket)?;
@@ -300,9 +293,7 @@ impl Driver {
                 let delay = (base / 2 + jitter) as u32;
                 super::console_log(
                     "warn",
-                    &format!(
-                        "relay connection closed (code {code}: {reason}); retrying in {delay} ms"
-                    ),
+                    &format!("relay connection closed (code {code}: {reason}); retrying in {delay} ms"),
                 );
                 let tx = self.inputs.clone();
                 wasm_bindgen_futures::spawn_local(async move {
@@ -314,9 +305,7 @@ impl Driver {
                 Ok(s) => self.socket = Some(s),
                 Err(e) => {
                     super::console_log("error", &e);
-                    let _ = self
-                        .inputs
-                        .unbounded_send(Input::Disconnected { code: 0, reason: e });
+                    let _ = self.inputs.unbounded_send(Input::Disconnected { code: 0, reason: e });
                 }
             },
         }
@@ -339,17 +328,11 @@ impl Driver {
             Ok(Inbound::Frame { from, payload }) => match codec::decode_message(payload) {
                 Ok(m) if m.from != u64::from(from) => super::console_log(
                     "warn",
-                    &format!(
-                        "dropping a message claiming to be from {} but sent by {from}",
-                        m.from
-                    ),
+                    &format!("dropping a message claiming to be from {} but sent by {from}", m.from),
                 ),
                 Ok(m) => {
                     if let Err(e) = self.raw.step(m) {
-                        super::console_log(
-                            "warn",
-                            &format!("refused a message from node {from}: {e}"),
-                        );
+                        super::console_log("warn", &format!("refused a message from node {from}: {e}"));
                     }
                 }
                 Err(e) => super::console_log(
@@ -362,10 +345,7 @@ impl Driver {
                 self.dirty = true;
             }
             Ok(Inbound::Notice(text)) => super::console_log("debug", &format!("relay: {text}")),
-            Err(e) => super::console_log(
-                "warn",
-                &format!("ignoring a malformed frame from the relay: {e}"),
-            ),
+            Err(e) => super::console_log("warn", &format!("ignoring a malformed frame from the relay: {e}")),
         }
     }
 
@@ -427,13 +407,7 @@ impl Driver {
     }
 
     fn refresh_events(&mut self) {
-        self.view.events = self
-            .machine
-            .calendar()
-            .events()
-            .into_iter()
-            .cloned()
-            .collect();
+        self.view.events = self.machine.calendar().events().into_iter().cloned().collect();
         self.dirty = true;
     }
 

@@ -35,9 +35,7 @@ pub enum IdbError {
     Open(String),
     #[error("another tab holds an older version of this database open; close it and reload")]
     Blocked,
-    #[error(
-        "the browser's storage quota is exhausted; free some space — nothing was acknowledged"
-    )]
+    #[error("the browser's storage quota is exhausted; free some space — nothing was acknowledged")]
     QuotaExceeded,
     #[error("a storage transaction failed: {0}")]
     Transaction(String),
@@ -97,9 +95,7 @@ async fn wait_request(req: &IdbRequest) -> Result<JsValue, IdbError> {
     req.set_onsuccess(None);
     req.set_onerror(None);
     match outcome {
-        Ok(Ok(())) => req
-            .result()
-            .map_err(|e| IdbError::Transaction(describe(&e))),
+        Ok(Ok(())) => req.result().map_err(|e| IdbError::Transaction(describe(&e))),
         _ => Err(classify(req.error().ok().flatten())),
     }
 }
@@ -133,19 +129,12 @@ async fn wait_transaction(txn: &IdbTransaction) -> Result<(), IdbError> {
 
 fn factory() -> Result<IdbFactory, IdbError> {
     let global = js_sys::global();
-    let value = Reflect::get(&global, &JsValue::from_str("indexedDB"))
-        .map_err(|_| IdbError::Unavailable)?;
-    value
-        .dyn_into::<IdbFactory>()
-        .map_err(|_| IdbError::Unavailable)
+    let value = Reflect::get(&global, &JsValue::from_str("indexedDB")).map_err(|_| IdbError::Unavailable)?;
+    value.dyn_into::<IdbFactory>().map_err(|_| IdbError::Unavailable)
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Uint8Array {
-    Uint8Array::from(
-        postcard::to_allocvec(value)
-            .expect("plain data serializes")
-            .as_slice(),
-    )
+    Uint8Array::from(postcard::to_allocvec(value).expect("plain data serializes").as_slice())
 }
 
 fn decode<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Result<T, IdbError> {
@@ -167,8 +156,8 @@ impl IdbStorage {
         let req: IdbOpenDbRequest = factory()?
             .open_with_u32(name, SCHEMA_VERSION)
             .map_err(|e| IdbError::Open(describe(&e)))?;
-        let on_upgrade = Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(
-            move |ev: web_sys::IdbVersionChangeEvent| {
+        let on_upgrade =
+            Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(move |ev: web_sys::IdbVersionChangeEvent| {
                 let Some(target) = ev.target() else { return };
                 let Ok(req) = target.dyn_into::<IdbOpenDbRequest>() else {
                     return;
@@ -181,15 +170,11 @@ impl IdbStorage {
                 for store in [META, LOG, SNAPSHOT] {
                     if !names.contains(store) {
                         if let Err(e) = db.create_object_store(store) {
-                            super::console_log(
-                                "error",
-                                &format!("creating store {store}: {}", describe(&e)),
-                            );
+                            super::console_log("error", &format!("creating store {store}: {}", describe(&e)));
                         }
                     }
                 }
-            },
-        );
+            });
         req.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
         let blocked = std::rc::Rc::new(std::cell::Cell::new(false));
         let blocked_flag = blocked.clone();
@@ -240,10 +225,7 @@ impl IdbStorage {
             .object_store(SNAPSHOT)
             .and_then(|s| s.get(&JsValue::from_str(SNAPSHOT_KEY)))
             .map_err(fail)?;
-        let entries_req = txn
-            .object_store(LOG)
-            .and_then(|s| s.get_all())
-            .map_err(fail)?;
+        let entries_req = txn.object_store(LOG).and_then(|s| s.get_all()).map_err(fail)?;
         let hs_value = wait_request(&hs_req).await?;
         let snap_value = wait_request(&snap_req).await?;
         let entries_value = wait_request(&entries_req).await?;
@@ -284,13 +266,9 @@ impl IdbStorage {
         let log = txn.object_store(LOG).map_err(fail)?;
         if let Some(update) = snapshot {
             let snap = update.snapshot();
-            let covered = IdbKeyRange::upper_bound(&JsValue::from_f64(snap.meta.index as f64))
-                .map_err(fail)?;
+            let covered = IdbKeyRange::upper_bound(&JsValue::from_f64(snap.meta.index as f64)).map_err(fail)?;
             log.delete(&covered).map_err(fail)?;
-            if let SnapshotUpdate::Installed {
-                discard_log: true, ..
-            } = update
-            {
+            if let SnapshotUpdate::Installed { discard_log: true, .. } = update {
                 log.clear().map_err(fail)?;
             }
             let store = txn.object_store(SNAPSHOT).map_err(fail)?;
@@ -299,8 +277,7 @@ impl IdbStorage {
                 .map_err(fail)?;
         }
         if let Some(first) = entries.first() {
-            let suffix =
-                IdbKeyRange::lower_bound(&JsValue::from_f64(first.index as f64)).map_err(fail)?;
+            let suffix = IdbKeyRange::lower_bound(&JsValue::from_f64(first.index as f64)).map_err(fail)?;
             log.delete(&suffix).map_err(fail)?;
             for e in entries {
                 log.put_with_key(&encode(e), &JsValue::from_f64(e.index as f64))

@@ -25,8 +25,7 @@ pub fn lock_name(room: &str, slot: u16) -> String {
 /// Try to take `name` without waiting. On success the lock is held until the
 /// page goes away.
 async fn try_lock(name: &str) -> Result<bool, LockError> {
-    let navigator =
-        Reflect::get(&js_sys::global(), &"navigator".into()).map_err(|_| LockError::Unsupported)?;
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).map_err(|_| LockError::Unsupported)?;
     let locks = Reflect::get(&navigator, &"locks".into()).map_err(|_| LockError::Unsupported)?;
     if locks.is_undefined() {
         return Err(LockError::Unsupported);

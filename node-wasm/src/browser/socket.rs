@@ -20,22 +20,20 @@ pub(crate) struct Socket {
 impl Socket {
     /// Start connecting; the outcome arrives as `Input::Connected` or `Input::Disconnected`.
     pub(crate) fn connect(url: &str, inputs: UnboundedSender<Input>) -> Result<Self, String> {
-        let ws =
-            WebSocket::new(url).map_err(|e| format!("cannot open WebSocket to {url}: {e:?}"))?;
+        let ws = WebSocket::new(url).map_err(|e| format!("cannot open WebSocket to {url}: {e:?}"))?;
         ws.set_binary_type(BinaryType::Arraybuffer);
         let tx = inputs.clone();
         let on_open = Closure::<dyn FnMut()>::new(move || {
             let _ = tx.unbounded_send(Input::Connected);
         });
         let tx = inputs.clone();
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| match ev
-            .data()
-            .dyn_into::<js_sys::ArrayBuffer>()
-        {
-            Ok(buf) => {
-                let _ = tx.unbounded_send(Input::Frame(js_sys::Uint8Array::new(&buf).to_vec()));
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+            match ev.data().dyn_into::<js_sys::ArrayBuffer>() {
+                Ok(buf) => {
+                    let _ = tx.unbounded_send(Input::Frame(js_sys::Uint8Array::new(&buf).to_vec()));
+                }
+                Err(_) => super::console_log("warn", "ignoring a non-binary frame from the relay"),
             }
-            Err(_) => super::console_log("warn", "ignoring a non-binary frame from the relay"),
         });
         let tx = inputs;
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |ev: CloseEvent| {

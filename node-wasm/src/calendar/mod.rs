@@ -82,12 +82,7 @@ impl Command {
     /// and by `apply` (which must not trust the UI).
     pub fn validate(&self) -> Result<(), Rejection> {
         match self {
-            Command::CreateEvent {
-                id,
-                title,
-                start,
-                end,
-            } => {
+            Command::CreateEvent { id, title, start, end } => {
                 check_id(id)?;
                 let title = title.trim();
                 if title.is_empty() {
@@ -125,12 +120,7 @@ impl Calendar {
     pub fn apply(&mut self, command: Command) -> Result<Outcome, Rejection> {
         command.validate()?;
         match command {
-            Command::CreateEvent {
-                id,
-                title,
-                start,
-                end,
-            } => {
+            Command::CreateEvent { id, title, start, end } => {
                 if self.events.contains_key(&id) {
                     return Err(Rejection::DuplicateId(id));
                 }
@@ -197,13 +187,8 @@ mod tests {
         let mut cal = Calendar::default();
         cal.apply(create("b", "Lunch", "2026-12-04T12:00", "2026-12-04T13:00"))
             .unwrap();
-        cal.apply(create(
-            "a",
-            "Standup",
-            "2026-12-04T09:00",
-            "2026-12-04T09:15",
-        ))
-        .unwrap();
+        cal.apply(create("a", "Standup", "2026-12-04T09:00", "2026-12-04T09:15"))
+            .unwrap();
         let titles: Vec<_> = cal.events().iter().map(|e| e.title.clone()).collect();
         assert_eq!(titles, ["Standup", "Lunch"]);
     }
@@ -228,10 +213,7 @@ mod tests {
             cal.apply(create("x", "Again", "2026-12-04T09:00", "2026-12-04T10:00")),
             Err(Rejection::DuplicateId("x".into()))
         );
-        assert_eq!(
-            cal.apply_bytes(&[0xff, 0xff, 0xff]),
-            Err(Rejection::Malformed)
-        );
+        assert_eq!(cal.apply_bytes(&[0xff, 0xff, 0xff]), Err(Rejection::Malformed));
     }
 
     #[test]

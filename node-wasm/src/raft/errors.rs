@@ -47,7 +47,9 @@ pub enum ConfigError {
     NotAVoter(NodeId),
     #[error("node id 0 is reserved")]
     ZeroId,
-    #[error("election timeout range {min}..{max} ticks must be non-empty and above the heartbeat interval {heartbeat}")]
+    #[error(
+        "election timeout range {min}..{max} ticks must be non-empty and above the heartbeat interval {heartbeat}"
+    )]
     BadTimeouts { min: u32, max: u32, heartbeat: u32 },
     #[error("max_inflight, max_inflight_bytes, max_batch_bytes and snapshot_chunk_bytes must be at least 1")]
     BadFlowControl,
@@ -61,11 +63,20 @@ pub enum RestoreError {
     #[error("persisted commit index {commit} is beyond the last persisted entry {last}")]
     CommitBeyondLog { commit: u64, last: u64 },
     #[error("persisted entry {index} has term {entry_term}, above the persisted term {term}")]
-    TermBeyondHardState {
-        index: u64,
-        entry_term: u64,
-        term: u64,
-    },
+    TermBeyondHardState { index: u64, entry_term: u64, term: u64 },
     #[error("persisted log starts at {first}, not right after the snapshot at {snapshot}")]
     NotAfterSnapshot { first: u64, snapshot: u64 },
+}
+
+/// Why a membership change was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MembershipError {
+    #[error("only the leader can change the membership")]
+    NotLeader,
+    #[error("a membership change is still in progress (or this leader has not committed in its term yet)")]
+    ChangeInProgress,
+    #[error("a change may add or remove one voter at a time")]
+    TooManyChanges,
+    #[error("a cluster needs at least one voter, and node ids start at 1")]
+    BadVoters,
 }

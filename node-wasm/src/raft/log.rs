@@ -27,12 +27,7 @@ impl RaftLog {
     /// A log restored from storage: a snapshot at (`offset`, `offset_term`)
     /// (0, 0 for none) followed by `entries`, all already durable. The state
     /// machine starts from the snapshot, so `applied == offset`.
-    pub fn restored(
-        offset: Index,
-        offset_term: Term,
-        entries: Vec<Entry>,
-        committed: Index,
-    ) -> Self {
+    pub fn restored(offset: Index, offset_term: Term, entries: Vec<Entry>, committed: Index) -> Self {
         let stable = entries.last().map_or(offset, |e| e.index);
         debug_assert!(committed <= stable);
         Self {
@@ -99,22 +94,14 @@ impl RaftLog {
 
     /// Raft §5.4.1: a candidate's log is at least as up to date as ours.
     pub fn is_up_to_date(&self, last_index: Index, last_term: Term) -> bool {
-        last_term > self.last_term()
-            || (last_term == self.last_term() && last_index >= self.last_index())
+        last_term > self.last_term() || (last_term == self.last_term() && last_index >= self.last_index())
     }
 
     /// Leader path: append entries that directly follow the last one.
     pub fn append(&mut self, entries: Vec<Entry>) {
         for e in entries {
-            assert_eq!(
-                e.index,
-                self.last_index() + 1,
-                "leader append must be contiguous"
-            );
-            assert!(
-                e.term >= self.last_term(),
-                "terms in the log never decrease"
-            );
+            assert_eq!(e.index, self.last_index() + 1, "leader append must be contiguous");
+            assert!(e.term >= self.last_term(), "terms in the log never decrease");
             self.entries.push(e);
         }
     }
@@ -290,11 +277,7 @@ impl RaftLog {
         self.offset_term = term;
         self.committed = index;
         self.applied = index;
-        self.stable = if keep_suffix {
-            self.stable.max(index)
-        } else {
-            index
-        };
+        self.stable = if keep_suffix { self.stable.max(index) } else { index };
         !keep_suffix
     }
 }
@@ -381,10 +364,7 @@ mod tests {
         assert_eq!(log.entries_from(3, 1024), None);
         assert_eq!(log.entries_from(4, 1024), Some(vec![entry(4, 2)]));
         // Appends still match against the boundary entry.
-        assert_eq!(
-            log.maybe_append(3, 2, 4, vec![entry(4, 2), entry(5, 3)]),
-            Some(5)
-        );
+        assert_eq!(log.maybe_append(3, 2, 4, vec![entry(4, 2), entry(5, 3)]), Some(5));
         assert_eq!(log.find_conflict_by_term(5, 1), 3);
     }
 
@@ -392,16 +372,10 @@ mod tests {
     fn restoring_a_snapshot_keeps_a_matching_suffix_only() {
         let mut log = RaftLog::restored(0, 0, ents(&[1, 1, 2, 2]), 1);
         assert!(!log.restore(2, 1), "matching entry: keep the suffix");
-        assert_eq!(
-            (log.first_index(), log.last_index(), log.committed()),
-            (3, 4, 2)
-        );
+        assert_eq!((log.first_index(), log.last_index(), log.committed()), (3, 4, 2));
         let mut log = RaftLog::restored(0, 0, ents(&[1, 1, 2, 2]), 1);
         assert!(log.restore(3, 5), "conflict: discard everything");
-        assert_eq!(
-            (log.last_index(), log.last_term(), log.applied()),
-            (3, 5, 3)
-        );
+        assert_eq!((log.last_index(), log.last_term(), log.applied()), (3, 5, 3));
         assert!(log.unstable_entries().is_empty());
     }
 }

@@ -29,6 +29,11 @@ pub enum Payload {
     Noop,
     /// An opaque application command (the calendar's, postcard-encoded).
     Command(Vec<u8>),
+    /// A new voter set. Membership is data in the log: a node always uses
+    /// the latest configuration its log holds, committed or not (Raft thesis
+    /// §4.1, single-server changes). A joint-consensus change would add a
+    /// variant here.
+    Config { voters: Vec<NodeId> },
 }
 
 impl Entry {
@@ -37,6 +42,7 @@ impl Entry {
         24 + match &self.payload {
             Payload::Noop => 0,
             Payload::Command(bytes) => bytes.len(),
+            Payload::Config { voters } => 8 * voters.len(),
         }
     }
 }

@@ -22,10 +22,9 @@ pub mod raft;
 pub mod raw_node;
 pub mod rng;
 
-pub use errors::{CompactError, ConfigError, ProposeError, RestoreError, StepError, TransferError};
+pub use errors::{CompactError, ConfigError, MembershipError, ProposeError, RestoreError, StepError, TransferError};
 pub use message::{
-    AppendResult, Body, Entry, HardState, Index, Message, NodeId, Payload, Persisted, Snapshot,
-    SnapshotMeta, Term,
+    AppendResult, Body, Entry, HardState, Index, Message, NodeId, Payload, Persisted, Snapshot, SnapshotMeta, Term,
 };
 pub use raft::{Config, ReadState, Role};
 pub use raw_node::{RawNode, Ready, SnapshotUpdate, Status};

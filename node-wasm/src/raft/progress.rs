@@ -58,8 +58,7 @@ impl Progress {
         match self.state {
             ProgressState::Probe | ProgressState::Snapshot { .. } => self.waiting,
             ProgressState::Replicate => {
-                self.inflight.len() >= limits.max_inflight
-                    || self.inflight_bytes >= limits.max_inflight_bytes
+                self.inflight.len() >= limits.max_inflight || self.inflight_bytes >= limits.max_inflight_bytes
             }
         }
     }

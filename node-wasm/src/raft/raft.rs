@@ -8,13 +8,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::errors::{
-    CompactError, ConfigError, ProposeError, RestoreError, StepError, TransferError,
-};
+use super::errors::{CompactError, ConfigError, MembershipError, ProposeError, RestoreError, StepError, TransferError};
 use super::log::RaftLog;
 use super::message::{
-    AppendResult, Body, Entry, HardState, Index, Message, NodeId, Payload, Persisted, Snapshot,
-    SnapshotMeta, Term,
+    AppendResult, Body, Entry, HardState, Index, Message, NodeId, Payload, Persisted, Snapshot, SnapshotMeta, Term,
 };
 use super::progress::{Limits, Progress, ProgressState};
 use super::rng::SplitMix64;
@@ -75,9 +72,7 @@ impl Config {
         if !self.voters.contains(&self.id) {
             return Err(ConfigError::NotAVoter(self.id));
         }
-        if self.election_ticks_min >= self.election_ticks_max
-            || self.election_ticks_min <= self.heartbeat_ticks
-        {
+        if self.election_ticks_min >= self.election_ticks_max || self.election_ticks_min <= self.heartbeat_ticks {
             return Err(ConfigError::BadTimeouts {
                 min: self.election_ticks_min,
                 max: self.election_ticks_max,
@@ -148,9 +143,15 @@ struct PendingRead {
 const MAX_SNAPSHOT_BYTES: usize = 256 * 1024 * 1024;
 
 pub struct Raft {
+    /// `cfg.voters` is always the current configuration: the latest config
+    /// entry in the log, else the snapshot's, else the initial one.
     cfg: Config,
     /// Sorted, deduplicated, without `cfg.id`.
     peers: Vec<NodeId>,
+    /// The configuration at the snapshot boundary (or the initial one).
+    base_voters: Vec<NodeId>,
+    /// Config entries in the in-memory log, by ascending index.
+    config_log: Vec<(Index, Vec<NodeId>)>,
     pub(super) term: Term,
     pub(super) vote: Option<NodeId>,
     pub(super) leader: Option<NodeId>,
@@ -188,9 +189,7 @@ impl Raft {
             snapshot,
             entries,
         } = persisted;
-        let (offset, offset_term) = snapshot
-            .as_ref()
-            .map_or((0, 0), |s| (s.meta.index, s.meta.term));
+        let (offset, offset_term) = snapshot.as_ref().map_or((0, 0), |s| (s.meta.index, s.meta.term));
         if let Some(first) = entries.first() {
             if first.index != offset + 1 {
                 return Err(RestoreError::NotAfterSnapshot {
@@ -223,16 +222,10 @@ impl Raft {
         if let Some(s) = &snapshot {
             cfg.voters = s.meta.voters.clone();
         }
-        let mut peers: Vec<NodeId> = cfg
-            .voters
-            .iter()
-            .copied()
-            .filter(|&v| v != cfg.id)
-            .collect();
-        peers.sort_unstable();
-        peers.dedup();
         let mut raft = Self {
-            peers,
+            peers: Vec::new(),
+            base_voters: cfg.voters.clone(),
+            config_log: Vec::new(),
             term: hard_state.term,
             vote: hard_state.vote,
             leader: None,
@@ -256,8 +249,83 @@ impl Raft {
             read_states: Vec::new(),
             cfg,
         };
+        raft.rescan_config();
         raft.reset_timers();
         Ok(raft)
+    }
+
+    // ----- membership -------------------------------------------------------
+
+    /// Rebuild `config_log` from the in-memory log and adopt the latest.
+    fn rescan_config(&mut self) {
+        self.config_log = self
+            .log
+            .entries()
+            .iter()
+            .filter_map(|e| match &e.payload {
+                Payload::Config { voters } => Some((e.index, voters.clone())),
+                _ => None,
+            })
+            .collect();
+        self.adopt_config();
+    }
+
+    /// Make the latest known configuration the current one.
+    fn adopt_config(&mut self) {
+        let mut voters = self.config_log.last().map_or(&self.base_voters, |(_, v)| v).clone();
+        voters.sort_unstable();
+        voters.dedup();
+        let mut peers: Vec<NodeId> = voters.iter().copied().filter(|&v| v != self.cfg.id).collect();
+        peers.sort_unstable();
+        peers.dedup();
+        self.cfg.voters = voters;
+        self.peers = peers;
+        if self.role == Role::Leader {
+            let next = self.log.last_index() + 1;
+            self.progress.retain(|id, _| self.peers.binary_search(id).is_ok());
+            for &p in &self.peers {
+                self.progress.entry(p).or_insert_with(|| Progress::new(next));
+            }
+        }
+    }
+
+    /// The voter set in force at `index` (for a snapshot taken there).
+    fn voters_at(&self, index: Index) -> Vec<NodeId> {
+        self.config_log
+            .iter()
+            .rev()
+            .find(|(i, _)| *i <= index)
+            .map_or(&self.base_voters, |(_, v)| v)
+            .clone()
+    }
+
+    fn is_voter(&self) -> bool {
+        self.cfg.voters.contains(&self.cfg.id)
+    }
+
+    /// Add or remove one voter (thesis §4.1). Only one change may be in
+    /// flight, and only after this leader committed an entry of its term
+    /// (the fix to the single-server-change bug, thesis §4.1 errata).
+    pub fn propose_membership(&mut self, mut voters: Vec<NodeId>) -> Result<(), MembershipError> {
+        if self.role != Role::Leader || self.transferee.is_some() {
+            return Err(MembershipError::NotLeader);
+        }
+        voters.sort_unstable();
+        voters.dedup();
+        if voters.is_empty() || voters.contains(&0) {
+            return Err(MembershipError::BadVoters);
+        }
+        let pending = self.config_log.last().is_some_and(|(i, _)| *i > self.log.committed());
+        if pending || self.log.term(self.log.committed()) != Some(self.term) {
+            return Err(MembershipError::ChangeInProgress);
+        }
+        let current: BTreeSet<NodeId> = self.cfg.voters.iter().copied().collect();
+        let wanted: BTreeSet<NodeId> = voters.iter().copied().collect();
+        if current.symmetric_difference(&wanted).count() > 1 {
+            return Err(MembershipError::TooManyChanges);
+        }
+        self.append_local(vec![Payload::Config { voters }]);
+        Ok(())
     }
 
     pub(super) fn debug_progress(&self) -> String {
@@ -282,8 +350,7 @@ impl Raft {
 
     /// Votes (or replicas) that make a majority of the voters.
     fn quorum(&self) -> usize {
-        let voters = self.peers.len() + 1;
-        voters / 2 + 1
+        self.cfg.voters.len() / 2 + 1
     }
 
     fn is_member(&self, id: NodeId) -> bool {
@@ -306,7 +373,10 @@ impl Raft {
             self.election_elapsed += 1;
             if self.election_elapsed >= self.randomized_timeout {
                 self.election_elapsed = 0;
-                self.start_election();
+                // A node removed from the configuration never campaigns.
+                if self.is_voter() {
+                    self.start_election();
+                }
             }
         }
     }
@@ -326,7 +396,7 @@ impl Raft {
             if self.cfg.check_quorum {
                 // Raft thesis §6.2: a leader cut off from a majority steps
                 // down, so its clients stop waiting on it.
-                let active = 1 + self.progress.values().filter(|p| p.recent_active).count();
+                let active = usize::from(self.is_voter()) + self.progress.values().filter(|p| p.recent_active).count();
                 if active < self.quorum() {
                     self.become_follower(self.term, None);
                     return;
@@ -432,7 +502,7 @@ impl Raft {
         let no = self.votes.len() - yes;
         if yes >= self.quorum() {
             Tally::Won
-        } else if no > self.peers.len() + 1 - self.quorum() {
+        } else if no > self.cfg.voters.len() - self.quorum() {
             Tally::Lost
         } else {
             Tally::Pending
@@ -445,11 +515,7 @@ impl Raft {
         self.votes.clear();
         self.reset_timers();
         let next = self.log.last_index() + 1;
-        self.progress = self
-            .peers
-            .iter()
-            .map(|&p| (p, Progress::new(next)))
-            .collect();
+        self.progress = self.peers.iter().map(|&p| (p, Progress::new(next))).collect();
         // A leader may only count replicas of its own term's entries (§5.4.2);
         // this empty entry lets everything before it commit promptly.
         self.append_local(vec![Payload::Noop]);
@@ -581,17 +647,13 @@ impl Raft {
                 snapshot: self.log.offset(),
             });
         }
-        let term = self
-            .log
-            .term(index)
-            .expect("applied entries are in the log");
+        let term = self.log.term(index).expect("applied entries are in the log");
+        let voters = self.voters_at(index);
         self.log.compact_to(index);
+        self.base_voters = voters.clone();
+        self.config_log.retain(|(i, _)| *i > index);
         self.snapshot = Some(Snapshot {
-            meta: SnapshotMeta {
-                index,
-                term,
-                voters: self.cfg.voters.clone(),
-            },
+            meta: SnapshotMeta { index, term, voters },
             data,
         });
         if !matches!(self.snapshot_change, Some(SnapshotChange::Installed { .. })) {
@@ -602,7 +664,7 @@ impl Raft {
 
     fn append_local(&mut self, payloads: Vec<Payload>) {
         let mut index = self.log.last_index();
-        let entries = payloads
+        let entries: Vec<Entry> = payloads
             .into_iter()
             .map(|payload| {
                 index += 1;
@@ -613,7 +675,18 @@ impl Raft {
                 }
             })
             .collect();
+        let configs: Vec<(Index, Vec<NodeId>)> = entries
+            .iter()
+            .filter_map(|e: &Entry| match &e.payload {
+                Payload::Config { voters } => Some((e.index, voters.clone())),
+                _ => None,
+            })
+            .collect();
         self.log.append(entries);
+        if !configs.is_empty() {
+            self.config_log.extend(configs);
+            self.adopt_config();
+        }
         // Our own copy counts towards commit only once it is durable, which
         // `on_persisted` reports; a one-node cluster commits there.
         self.broadcast_append(false);
@@ -645,9 +718,7 @@ impl Raft {
             Body::ReadIndex { ctx } => {
                 match (self.role, self.leader) {
                     (Role::Leader, _) => self.leader_read(ctx, m.from),
-                    (_, Some(leader)) if leader != m.from => {
-                        self.send(leader, self.term, Body::ReadIndex { ctx })
-                    }
+                    (_, Some(leader)) if leader != m.from => self.send(leader, self.term, Body::ReadIndex { ctx }),
                     _ => {}
                 }
                 return Ok(());
@@ -657,9 +728,7 @@ impl Raft {
 
         if m.term > self.term {
             match m.body {
-                Body::RequestVote {
-                    pre_vote, transfer, ..
-                } => {
+                Body::RequestVote { pre_vote, transfer, .. } => {
                     // Leader stickiness (thesis §4.2.3): while we hear from a
                     // leader, a node that could not (a returning partitioned
                     // tab) cannot depose it — unless the leader itself asked.
@@ -744,8 +813,8 @@ impl Raft {
                 if let Some(pr) = self.progress.get_mut(&m.from) {
                     pr.recent_active = true;
                     pr.resume(limits);
-                    let behind = pr.matched < self.log.last_index()
-                        || matches!(pr.state, ProgressState::Snapshot { .. });
+                    let behind =
+                        pr.matched < self.log.last_index() || matches!(pr.state, ProgressState::Snapshot { .. });
                     if behind {
                         // Even an empty append: if the entries we think are
                         // in flight were lost, its rejection resets the
@@ -787,12 +856,8 @@ impl Raft {
     fn handle_forwarded(&mut self, from: NodeId, commands: Vec<Vec<u8>>) {
         match (self.role, self.leader) {
             (Role::Leader, _) if self.transferee.is_some() => {}
-            (Role::Leader, _) => {
-                self.append_local(commands.into_iter().map(Payload::Command).collect())
-            }
-            (_, Some(leader)) if leader != from => {
-                self.send(leader, self.term, Body::Propose { commands })
-            }
+            (Role::Leader, _) => self.append_local(commands.into_iter().map(Payload::Command).collect()),
+            (_, Some(leader)) if leader != from => self.send(leader, self.term, Body::Propose { commands }),
             // No leader to pass it to: the proposer's client retries.
             _ => {}
         }
@@ -807,17 +872,9 @@ impl Raft {
         self.election_elapsed = 0;
     }
 
-    fn handle_vote_request(
-        &mut self,
-        from: NodeId,
-        term: Term,
-        pre_vote: bool,
-        last_index: Index,
-        last_term: Term,
-    ) {
-        let can_vote = self.vote == Some(from)
-            || (self.vote.is_none() && self.leader.is_none())
-            || (pre_vote && term > self.term);
+    fn handle_vote_request(&mut self, from: NodeId, term: Term, pre_vote: bool, last_index: Index, last_term: Term) {
+        let can_vote =
+            self.vote == Some(from) || (self.vote.is_none() && self.leader.is_none()) || (pre_vote && term > self.term);
         if can_vote && self.log.is_up_to_date(last_index, last_term) {
             if !pre_vote {
                 self.vote = Some(from);
@@ -846,13 +903,7 @@ impl Raft {
         }
     }
 
-    fn handle_vote_response(
-        &mut self,
-        from: NodeId,
-        pre_vote: bool,
-        granted: bool,
-        leader_hint: Option<NodeId>,
-    ) {
+    fn handle_vote_response(&mut self, from: NodeId, pre_vote: bool, granted: bool, leader_hint: Option<NodeId>) {
         let kind = match (self.role, pre_vote) {
             (Role::PreCandidate, true) => Campaign::Pre,
             (Role::Candidate, false) => Campaign::Real { transfer: false },
@@ -860,21 +911,12 @@ impl Raft {
         };
         match self.record_vote(from, granted) {
             Tally::Won => self.won_campaign(kind),
-            Tally::Lost => {
-                self.become_follower(self.term, leader_hint.filter(|&l| l != self.cfg.id))
-            }
+            Tally::Lost => self.become_follower(self.term, leader_hint.filter(|&l| l != self.cfg.id)),
             Tally::Pending => {}
         }
     }
 
-    fn handle_append(
-        &mut self,
-        from: NodeId,
-        prev_index: Index,
-        prev_term: Term,
-        entries: Vec<Entry>,
-        commit: Index,
-    ) {
+    fn handle_append(&mut self, from: NodeId, prev_index: Index, prev_term: Term, entries: Vec<Entry>, commit: Index) {
         if prev_index < self.log.committed() {
             // Everything up to our commit index is settled; tell the leader.
             let match_index = self.log.committed();
@@ -889,11 +931,15 @@ impl Raft {
             // A leader never sends entries from a future term: drop the message.
             return;
         }
-        let result = match self
-            .log
-            .maybe_append(prev_index, prev_term, commit, entries)
-        {
-            Some(match_index) => AppendResult::Accepted { match_index },
+        let touches_config = entries.iter().any(|e| matches!(e.payload, Payload::Config { .. }))
+            || self.config_log.last().is_some_and(|(i, _)| *i > prev_index);
+        let result = match self.log.maybe_append(prev_index, prev_term, commit, entries) {
+            Some(match_index) => {
+                if touches_config {
+                    self.rescan_config();
+                }
+                AppendResult::Accepted { match_index }
+            }
             None => {
                 let hint_index = self
                     .log
@@ -972,14 +1018,7 @@ impl Raft {
         }
     }
 
-    fn handle_snapshot_chunk(
-        &mut self,
-        from: NodeId,
-        meta: SnapshotMeta,
-        offset: u64,
-        data: Vec<u8>,
-        done: bool,
-    ) {
+    fn handle_snapshot_chunk(&mut self, from: NodeId, meta: SnapshotMeta, offset: u64, data: Vec<u8>, done: bool) {
         let index = meta.index;
         if index <= self.log.committed() {
             // We already have everything it holds: let the leader move on.
@@ -1026,7 +1065,9 @@ impl Raft {
                 return;
             };
             let discard_log = self.log.restore(meta.index, meta.term);
+            self.base_voters = meta.voters.clone();
             self.snapshot = Some(Snapshot { meta, data });
+            self.rescan_config();
             self.snapshot_change = Some(SnapshotChange::Installed { discard_log });
         }
         // Sent with the Ready that persists the snapshot, so only after it is durable.
@@ -1041,13 +1082,7 @@ impl Raft {
         );
     }
 
-    fn handle_snapshot_response(
-        &mut self,
-        from: NodeId,
-        index: Index,
-        next_offset: u64,
-        done: bool,
-    ) {
+    fn handle_snapshot_response(&mut self, from: NodeId, index: Index, next_offset: u64, done: bool) {
         if self.role != Role::Leader {
             return;
         }
@@ -1161,11 +1196,20 @@ impl Raft {
             return false;
         }
         let mut matched: Vec<Index> = self.progress.values().map(|p| p.matched).collect();
-        matched.push(self.log.stable());
+        if self.is_voter() {
+            matched.push(self.log.stable());
+        }
         matched.sort_unstable_by(|a, b| b.cmp(a));
         let candidate = matched[self.quorum() - 1];
         if candidate > self.log.committed() && self.log.term(candidate) == Some(self.term) {
             self.log.commit_to(candidate);
+            if !self.is_voter() && self.config_log.last().is_none_or(|(i, _)| *i <= candidate) {
+                // Our removal is committed: hand over by stepping down; the
+                // remaining voters elect a leader among themselves.
+                self.broadcast_append(true);
+                self.become_follower(self.term, None);
+                return true;
+            }
             // The commit index is now known current: serve waiting reads.
             for (ctx, from) in std::mem::take(&mut self.reads_awaiting_commit) {
                 self.leader_read(ctx, from);

@@ -1,6 +1,6 @@
 //! The application-facing wrapper: inputs in, [`Ready`] out, `advance` back.
 
-use super::errors::{CompactError, ProposeError, RestoreError, StepError, TransferError};
+use super::errors::{CompactError, MembershipError, ProposeError, RestoreError, StepError, TransferError};
 use super::log::RaftLog;
 use super::message::{Entry, HardState, Index, Message, NodeId, Persisted, Snapshot, Term};
 use super::raft::{Config, Raft, ReadState, Role, SnapshotChange};
@@ -14,10 +14,7 @@ pub enum SnapshotUpdate {
     /// The leader sent this snapshot: persist it, drop stored entries up to
     /// its index — and every stored entry after it too when `discard_log` —
     /// and replace the state machine with it before applying anything else.
-    Installed {
-        snapshot: Snapshot,
-        discard_log: bool,
-    },
+    Installed { snapshot: Snapshot, discard_log: bool },
 }
 
 impl SnapshotUpdate {
@@ -110,16 +107,19 @@ impl RawNode {
 
     /// See [`Raft::read_index`](super::raft::Raft::read_index).
     pub fn read_index(&mut self, ctx: u64) -> Result<(), ProposeError> {
-        debug_assert!(
-            !self.awaiting_advance,
-            "read_index between ready and advance"
-        );
+        debug_assert!(!self.awaiting_advance, "read_index between ready and advance");
         self.raft.read_index(ctx)
     }
 
     pub fn transfer_leader(&mut self, to: NodeId) -> Result<(), TransferError> {
         debug_assert!(!self.awaiting_advance, "transfer between ready and advance");
         self.raft.transfer_leader(to)
+    }
+
+    /// Add or remove one voter; see [`Raft::propose_membership`](super::raft::Raft::propose_membership).
+    pub fn propose_membership(&mut self, voters: Vec<NodeId>) -> Result<(), MembershipError> {
+        debug_assert!(!self.awaiting_advance, "membership change between ready and advance");
+        self.raft.propose_membership(voters)
     }
 
     /// The application snapshotted its state at `index` (≤ applied).
@@ -169,15 +169,11 @@ impl RawNode {
         self.awaiting_advance = true;
         let hs = self.raft.hard_state();
         let snapshot = match (self.raft.snapshot_change.take(), &self.raft.snapshot) {
-            (Some(SnapshotChange::Compacted), Some(s)) => {
-                Some(SnapshotUpdate::Compacted(s.clone()))
-            }
-            (Some(SnapshotChange::Installed { discard_log }), Some(s)) => {
-                Some(SnapshotUpdate::Installed {
-                    snapshot: s.clone(),
-                    discard_log,
-                })
-            }
+            (Some(SnapshotChange::Compacted), Some(s)) => Some(SnapshotUpdate::Compacted(s.clone())),
+            (Some(SnapshotChange::Installed { discard_log }), Some(s)) => Some(SnapshotUpdate::Installed {
+                snapshot: s.clone(),
+                discard_log,
+            }),
             _ => None,
         };
         Ready {

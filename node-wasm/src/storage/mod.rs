@@ -21,19 +21,11 @@ impl MemStorage {
     ///    index (an installed snapshot with `discard_log` drops all entries);
     /// 2. the hard state replaces the stored one;
     /// 3. an entry whose index exists replaces it and drops everything after.
-    pub fn save(
-        &mut self,
-        snapshot: Option<&SnapshotUpdate>,
-        hard_state: Option<&HardState>,
-        entries: &[Entry],
-    ) {
+    pub fn save(&mut self, snapshot: Option<&SnapshotUpdate>, hard_state: Option<&HardState>, entries: &[Entry]) {
         if let Some(update) = snapshot {
             let snap = update.snapshot();
             self.state.entries.retain(|e| e.index > snap.meta.index);
-            if let SnapshotUpdate::Installed {
-                discard_log: true, ..
-            } = update
-            {
+            if let SnapshotUpdate::Installed { discard_log: true, .. } = update {
                 self.state.entries.clear();
             }
             self.state.snapshot = Some(snap.clone());

@@ -148,9 +148,7 @@ pub fn encode_message(m: &Message) -> Vec<u8> {
 pub fn decode_message(bytes: &[u8]) -> Result<Message, CodecError> {
     match bytes.split_first() {
         None => Err(CodecError::Empty),
-        Some((&MESSAGE_VERSION, body)) => {
-            postcard::from_bytes(body).map_err(|e| CodecError::Message(e.to_string()))
-        }
+        Some((&MESSAGE_VERSION, body)) => postcard::from_bytes(body).map_err(|e| CodecError::Message(e.to_string())),
         Some((&v, _)) => Err(CodecError::Version(v)),
     }
 }
@@ -182,32 +180,17 @@ mod tests {
             decode_inbound(&encode_presence(&[1, 3])),
             Ok(Inbound::Presence(vec![1, 3]))
         );
-        assert_eq!(
-            decode_inbound(&encode_notice("no")),
-            Ok(Inbound::Notice("no"))
-        );
+        assert_eq!(decode_inbound(&encode_notice("no")), Ok(Inbound::Notice("no")));
     }
 
     #[test]
     fn malformed_frames_are_errors_not_panics() {
         assert_eq!(decode_outbound(&[]), Err(CodecError::Empty));
         assert_eq!(decode_outbound(&[0x01, 0x00]), Err(CodecError::Truncated));
-        assert_eq!(
-            decode_outbound(&[0x7f, 0, 1]),
-            Err(CodecError::UnknownTag(0x7f))
-        );
-        assert_eq!(
-            decode_inbound(&[0x02, 0, 2, 0, 1]),
-            Err(CodecError::Truncated)
-        );
-        assert_eq!(
-            decode_inbound(&[0x02, 0, 0, 9]),
-            Err(CodecError::TrailingBytes(1))
-        );
-        assert_eq!(
-            decode_inbound(&[0x02, 0xff, 0xff]),
-            Err(CodecError::Truncated)
-        );
+        assert_eq!(decode_outbound(&[0x7f, 0, 1]), Err(CodecError::UnknownTag(0x7f)));
+        assert_eq!(decode_inbound(&[0x02, 0, 2, 0, 1]), Err(CodecError::Truncated));
+        assert_eq!(decode_inbound(&[0x02, 0, 0, 9]), Err(CodecError::TrailingBytes(1)));
+        assert_eq!(decode_inbound(&[0x02, 0xff, 0xff]), Err(CodecError::Truncated));
         assert_eq!(decode_inbound(&[0x03, 0xff]), Err(CodecError::BadText));
         assert!(matches!(
             decode_message(&[1, 0xff, 0xff, 0xff]),
@@ -219,10 +202,7 @@ mod tests {
             from: 1,
             to: 2,
             term: 3,
-            body: Body::Heartbeat {
-                commit: 4,
-                read_seq: 0,
-            },
+            body: Body::Heartbeat { commit: 4, read_seq: 0 },
         });
         for cut in 0..bytes.len() {
             assert!(decode_message(&bytes[..cut]).is_err());

@@ -58,35 +58,17 @@ pub fn check_key(ops: &[Op], initially: bool) -> Result<(), String> {
     } else {
         let mut lines: Vec<String> = ops
             .iter()
-            .map(|o| {
-                format!(
-                    "  client {} {:?} [{} .. {:?}]",
-                    o.client, o.kind, o.invoke, o.ret
-                )
-            })
+            .map(|o| format!("  client {} {:?} [{} .. {:?}]", o.client, o.kind, o.invoke, o.ret))
             .collect();
         lines.sort();
-        Err(format!(
-            "key {} is not linearizable:\n{}",
-            ops[0].key,
-            lines.join("\n")
-        ))
+        Err(format!("key {} is not linearizable:\n{}", ops[0].key, lines.join("\n")))
     }
 }
 
-fn search(
-    ops: &[Op],
-    done: &mut Vec<bool>,
-    state: bool,
-    seen: &mut HashSet<(Vec<bool>, bool)>,
-) -> bool {
+fn search(ops: &[Op], done: &mut Vec<bool>, state: bool, seen: &mut HashSet<(Vec<bool>, bool)>) -> bool {
     // Finished once every answered operation is placed; unanswered ones may
     // be left out (they never took effect) or placed (they did).
-    if ops
-        .iter()
-        .zip(done.iter())
-        .all(|(o, &d)| d || o.ret.is_none())
-    {
+    if ops.iter().zip(done.iter()).all(|(o, &d)| d || o.ret.is_none()) {
         return true;
     }
     if !seen.insert((done.clone(), state)) {

@@ -20,9 +20,7 @@ use chrono::NaiveDateTime;
 use node_wasm::calendar::{Command, Outcome, Rejection};
 use node_wasm::machine::{Machine, Proposal};
 use node_wasm::raft::rng::SplitMix64;
-use node_wasm::raft::{
-    Config, Entry, Message, NodeId, Payload, Persisted, RawNode, Ready, Role, SnapshotUpdate,
-};
+use node_wasm::raft::{Config, Entry, Message, NodeId, Payload, Persisted, RawNode, Ready, Role, SnapshotUpdate};
 use node_wasm::storage::MemStorage;
 
 use linearizability::{Op, OpKind, OpResult};
@@ -196,16 +194,8 @@ impl Sim {
         let nodes = ids
             .iter()
             .map(|&id| {
-                let raw = RawNode::new(
-                    node_config(&cfg, id, &ids),
-                    Persisted::default(),
-                    rng.next_u64(),
-                )
-                .unwrap();
-                (
-                    id,
-                    fresh_node(raw, MemStorage::default(), Machine::default()),
-                )
+                let raw = RawNode::new(node_config(&cfg, id, &ids), Persisted::default(), rng.next_u64()).unwrap();
+                (id, fresh_node(raw, MemStorage::default(), Machine::default()))
             })
             .collect();
         let clients = (0..cfg.clients)
@@ -294,11 +284,7 @@ impl Sim {
     // ----- faults ---------------------------------------------------------
 
     fn up_ids(&self) -> Vec<NodeId> {
-        self.ids
-            .iter()
-            .copied()
-            .filter(|id| self.nodes[id].up)
-            .collect()
+        self.ids.iter().copied().filter(|id| self.nodes[id].up).collect()
     }
 
     fn pick(&mut self, from: &[NodeId]) -> Option<NodeId> {
@@ -324,12 +310,7 @@ impl Sim {
                 }
                 1 => {
                     // A random two-sided split.
-                    let side: BTreeSet<NodeId> = self
-                        .ids
-                        .iter()
-                        .copied()
-                        .filter(|_| self.rng.chance(0.5))
-                        .collect();
+                    let side: BTreeSet<NodeId> = self.ids.iter().copied().filter(|_| self.rng.chance(0.5)).collect();
                     for &a in &self.ids {
                         for &b in &self.ids {
                             if side.contains(&a) != side.contains(&b) {
@@ -358,12 +339,7 @@ impl Sim {
             }
         }
         if self.rng.chance(c.p_restart) {
-            let down: Vec<_> = self
-                .ids
-                .iter()
-                .copied()
-                .filter(|id| !self.nodes[id].up)
-                .collect();
+            let down: Vec<_> = self.ids.iter().copied().filter(|id| !self.nodes[id].up).collect();
             if let Some(id) = self.pick(&down) {
                 self.restart(id);
             }
@@ -374,12 +350,7 @@ impl Sim {
             }
         }
         if self.rng.chance(c.p_resume) {
-            let paused: Vec<_> = self
-                .ids
-                .iter()
-                .copied()
-                .filter(|id| self.nodes[id].paused)
-                .collect();
+            let paused: Vec<_> = self.ids.iter().copied().filter(|id| self.nodes[id].paused).collect();
             if let Some(id) = self.pick(&paused) {
                 self.nodes.get_mut(&id).unwrap().paused = false;
             }
@@ -427,8 +398,7 @@ impl Sim {
             Some(s) => Machine::restore(&s.data).expect("own snapshot decodes"),
             None => Machine::default(),
         };
-        let raw = RawNode::new(cfg, persisted, seed)
-            .unwrap_or_else(|e| panic!("restart of {id} failed: {e}"));
+        let raw = RawNode::new(cfg, persisted, seed).unwrap_or_else(|e| panic!("restart of {id} failed: {e}"));
         let store = std::mem::take(&mut n.store);
         // Monotonicity is checked per incarnation: a term seen only in memory
         // may be lost in a crash (nothing was sent in it before it was durable).
@@ -461,19 +431,14 @@ impl Sim {
             };
             for _ in 0..copies {
                 let at = self.now + self.rng.range(1, self.cfg.max_delay + 1);
-                self.net.push(Flight {
-                    at,
-                    msg: msg.clone(),
-                });
+                self.net.push(Flight { at, msg: msg.clone() });
             }
         }
     }
 
     fn deliver(&mut self) {
         let now = self.now;
-        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.net)
-            .into_iter()
-            .partition(|f| f.at <= now);
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.net).into_iter().partition(|f| f.at <= now);
         self.net = later;
         for f in due {
             let (from, to) = (f.msg.from, f.msg.to);
@@ -481,11 +446,7 @@ impl Sim {
                 continue;
             }
             // A paused tab's socket still buffers; it handles them on waking.
-            self.nodes
-                .get_mut(&to)
-                .unwrap()
-                .inbox
-                .push_back(NodeInput::Msg(f.msg));
+            self.nodes.get_mut(&to).unwrap().inbox.push_back(NodeInput::Msg(f.msg));
         }
     }
 
@@ -545,8 +506,7 @@ impl Sim {
         let mut outcomes = Vec::new();
         {
             let n = self.nodes.get_mut(&id).unwrap();
-            n.store
-                .save(rd.snapshot.as_ref(), rd.hard_state.as_ref(), &rd.entries);
+            n.store.save(rd.snapshot.as_ref(), rd.hard_state.as_ref(), &rd.entries);
         }
         self.send(rd.messages.clone());
         if let Some(SnapshotUpdate::Installed { snapshot, .. }) = &rd.snapshot {
@@ -566,12 +526,7 @@ impl Sim {
         for e in &rd.committed_entries {
             self.check_applied(id, e);
             if let Payload::Command(bytes) = &e.payload {
-                let applied = self
-                    .nodes
-                    .get_mut(&id)
-                    .unwrap()
-                    .machine
-                    .apply(e.index, bytes);
+                let applied = self.nodes.get_mut(&id).unwrap().machine.apply(e.index, bytes);
                 if let Some(client) = applied.client {
                     outcomes.push((client, applied.result));
                 }
@@ -585,9 +540,7 @@ impl Sim {
         let st = n.raw.status();
         if st.applied >= st.snapshot_index + self.cfg.snapshot_every {
             let data = n.machine.snapshot();
-            n.raw
-                .compact(st.applied, data.clone())
-                .expect("compact at applied");
+            n.raw.compact(st.applied, data.clone()).expect("compact at applied");
             if let Some(prev) = self.snapshots.insert(st.applied, data.clone()) {
                 if prev != data {
                     self.fail(&format!("two different snapshots at index {}", st.applied));
@@ -726,18 +679,14 @@ impl Sim {
         self.submit(c);
     }
 
-    fn on_result(
-        &mut self,
-        node: NodeId,
-        (client_id, seq): (u64, u64),
-        result: Result<Outcome, Rejection>,
-    ) {
+    fn on_result(&mut self, node: NodeId, (client_id, seq): (u64, u64), result: Result<Outcome, Rejection>) {
         let Some(c) = self.clients.iter().position(|cl| cl.id == client_id) else {
             return;
         };
-        let matches = self.clients[c].outstanding.as_ref().is_some_and(|o| {
-            o.seq == seq && o.node == node && self.history[o.op].kind != OpKind::Read
-        });
+        let matches = self.clients[c]
+            .outstanding
+            .as_ref()
+            .is_some_and(|o| o.seq == seq && o.node == node && self.history[o.op].kind != OpKind::Read);
         if !matches {
             return;
         }
@@ -767,11 +716,7 @@ impl Sim {
         if ready.is_empty() {
             return;
         }
-        self.nodes
-            .get_mut(&node)
-            .unwrap()
-            .reads
-            .retain(|&(_, i)| i > applied);
+        self.nodes.get_mut(&node).unwrap().reads.retain(|&(_, i)| i > applied);
         for (ctx, _) in ready {
             let Some(c) = self.clients.iter().position(|cl| {
                 cl.outstanding
@@ -782,11 +727,7 @@ impl Sim {
             };
             let o = self.clients[c].outstanding.take().unwrap();
             let key = self.history[o.op].key;
-            let present = self.nodes[&node]
-                .machine
-                .calendar()
-                .get(&key_id(key))
-                .is_some();
+            let present = self.nodes[&node].machine.calendar().get(&key_id(key)).is_some();
             let stamp = self.next_stamp();
             self.history[o.op].ret = Some((stamp, OpResult::Saw(present)));
             self.stats.reads += 1;
@@ -908,9 +849,11 @@ impl Sim {
                 continue;
             };
             let commit = self.nodes[&l].raw.status().commit;
-            if self.ids.iter().all(|id| {
-                self.nodes[id].raw.status().applied >= commit && self.nodes[id].writing.is_none()
-            }) {
+            if self
+                .ids
+                .iter()
+                .all(|id| self.nodes[id].raw.status().applied >= commit && self.nodes[id].writing.is_none())
+            {
                 break;
             }
             self.tick();
@@ -939,11 +882,7 @@ impl Sim {
         }
         // The final state is a read that follows everything.
         for key in 0..self.cfg.keys {
-            let present = self.nodes[&1]
-                .machine
-                .calendar()
-                .get(&key_id(key))
-                .is_some();
+            let present = self.nodes[&1].machine.calendar().get(&key_id(key)).is_some();
             let (invoke, ret) = (self.next_stamp(), self.next_stamp());
             self.history.push(Op {
                 client: usize::MAX,

@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use node_wasm::raft::rng::SplitMix64;
 use node_wasm::raft::{
-    Config, Message, NodeId, Payload, Persisted, RawNode, ReadState, Role, SnapshotUpdate, Term,
+    Config, MembershipError, Message, NodeId, Payload, Persisted, RawNode, ReadState, Role, SnapshotUpdate, StepError,
+    Term,
 };
 use node_wasm::storage::MemStorage;
 
@@ -36,6 +37,8 @@ pub struct Cluster {
     pub seed: u64,
     /// ReadIndex answers, by node.
     pub read_states: Vec<(NodeId, ReadState)>,
+    /// Messages sent so far.
+    pub messages: u64,
 }
 
 impl Cluster {
@@ -45,12 +48,8 @@ impl Cluster {
         let nodes = ids
             .iter()
             .map(|&id| {
-                let raw = RawNode::new(
-                    Config::new(id, ids.clone()),
-                    Persisted::default(),
-                    rng.next_u64(),
-                )
-                .expect("fresh node");
+                let raw = RawNode::new(Config::new(id, ids.clone()), Persisted::default(), rng.next_u64())
+                    .expect("fresh node");
                 (
                     id,
                     SimNode {
@@ -72,6 +71,7 @@ impl Cluster {
             leaders: BTreeMap::new(),
             seed,
             read_states: vec![],
+            messages: 0,
         }
     }
 
@@ -82,21 +82,18 @@ impl Cluster {
             let rd = node.raw.ready();
             node.store
                 .save(rd.snapshot.as_ref(), rd.hard_state.as_ref(), &rd.entries);
+            self.messages += rd.messages.len() as u64;
             self.in_flight.extend(rd.messages.iter().cloned());
             if let Some(SnapshotUpdate::Installed { snapshot, .. }) = &rd.snapshot {
                 node.applied = postcard::from_bytes(&snapshot.data).expect("snapshot decodes");
                 node.installs += 1;
             }
-            node.applied.extend(
-                rd.committed_entries
-                    .iter()
-                    .filter_map(|e| match &e.payload {
-                        Payload::Command(c) => Some(c.clone()),
-                        Payload::Noop => None,
-                    }),
-            );
-            self.read_states
-                .extend(rd.read_states.iter().map(|r| (id, *r)));
+            node.applied
+                .extend(rd.committed_entries.iter().filter_map(|e| match &e.payload {
+                    Payload::Command(c) => Some(c.clone()),
+                    Payload::Noop | Payload::Config { .. } => None,
+                }));
+            self.read_states.extend(rd.read_states.iter().map(|r| (id, *r)));
             node.raw.advance(rd);
         }
     }
@@ -132,12 +129,12 @@ impl Cluster {
             for m in batch {
                 if self.can_talk(m.from, m.to) {
                     let to = m.to;
-                    self.nodes
-                        .get_mut(&to)
-                        .unwrap()
-                        .raw
-                        .step(m)
-                        .expect("valid message");
+                    match self.nodes.get_mut(&to).unwrap().raw.step(m) {
+                        // A node removed from the configuration is no longer
+                        // heard; the driver logs and drops the same way.
+                        Ok(()) | Err(StepError::UnknownSender(_)) => {}
+                        Err(e) => panic!("seed {}: node {to} refused a message: {e}", self.seed),
+                    }
                     self.drain_ready(to);
                 }
             }
@@ -151,12 +148,7 @@ impl Cluster {
     }
 
     /// Run until `pred` holds; panics (naming the seed) after `max_rounds`.
-    pub fn run_until(
-        &mut self,
-        max_rounds: usize,
-        what: &str,
-        mut pred: impl FnMut(&Cluster) -> bool,
-    ) {
+    pub fn run_until(&mut self, max_rounds: usize, what: &str, mut pred: impl FnMut(&Cluster) -> bool) {
         for _ in 0..max_rounds {
             if pred(self) {
                 return;
@@ -186,13 +178,7 @@ impl Cluster {
     }
 
     pub fn propose(&mut self, via: NodeId, command: &[u8]) -> bool {
-        let ok = self
-            .nodes
-            .get_mut(&via)
-            .unwrap()
-            .raw
-            .propose(command.to_vec())
-            .is_ok();
+        let ok = self.nodes.get_mut(&via).unwrap().raw.propose(command.to_vec()).is_ok();
         self.drain_ready(via);
         ok
     }
@@ -211,12 +197,8 @@ impl Cluster {
             Some(s) => postcard::from_bytes(&s.data).expect("snapshot decodes"),
             None => vec![],
         };
-        node.raw = RawNode::new(
-            Config::new(id, self.ids.clone()),
-            persisted,
-            self.rng.next_u64(),
-        )
-        .expect("restore from own storage");
+        node.raw = RawNode::new(Config::new(id, self.ids.clone()), persisted, self.rng.next_u64())
+            .expect("restore from own storage");
         self.down.remove(&id);
         self.drain_ready(id);
     }
@@ -248,13 +230,7 @@ impl Cluster {
     }
 
     pub fn read_index(&mut self, via: NodeId, ctx: u64) -> bool {
-        let ok = self
-            .nodes
-            .get_mut(&via)
-            .unwrap()
-            .raw
-            .read_index(ctx)
-            .is_ok();
+        let ok = self.nodes.get_mut(&via).unwrap().raw.read_index(ctx).is_ok();
         self.drain_ready(via);
         ok
     }
@@ -269,6 +245,27 @@ impl Cluster {
         self.drain_ready(from);
     }
 
+    /// A brand-new, empty node that expects to join with `voters`.
+    pub fn add_node(&mut self, id: NodeId, voters: Vec<NodeId>) {
+        let raw = RawNode::new(Config::new(id, voters), Persisted::default(), self.rng.next_u64()).unwrap();
+        self.nodes.insert(
+            id,
+            SimNode {
+                raw,
+                store: MemStorage::default(),
+                applied: vec![],
+                installs: 0,
+            },
+        );
+        self.ids.push(id);
+    }
+
+    pub fn propose_membership(&mut self, via: NodeId, voters: Vec<NodeId>) -> Result<(), MembershipError> {
+        let result = self.nodes.get_mut(&via).unwrap().raw.propose_membership(voters);
+        self.drain_ready(via);
+        result
+    }
+
     /// Drop every message in flight (a burst of loss).
     pub fn drop_in_flight(&mut self) {
         self.in_flight.clear();
@@ -280,11 +277,7 @@ impl Cluster {
             let st = node.raw.status();
             if st.role == Role::Leader {
                 let prior = *self.leaders.entry(st.term).or_insert(id);
-                assert_eq!(
-                    prior, id,
-                    "seed {}: two leaders in term {}",
-                    self.seed, st.term
-                );
+                assert_eq!(prior, id, "seed {}: two leaders in term {}", self.seed, st.term);
             }
         }
         // State machine safety: applied sequences are prefixes of each other.
@@ -292,12 +285,7 @@ impl Cluster {
         for a in &seqs {
             for b in &seqs {
                 let n = a.len().min(b.len());
-                assert_eq!(
-                    a[..n],
-                    b[..n],
-                    "seed {}: nodes applied different entries",
-                    self.seed
-                );
+                assert_eq!(a[..n], b[..n], "seed {}: nodes applied different entries", self.seed);
             }
         }
     }
