@@ -6,12 +6,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::ws::Message;
 use node_wasm::transport::codec::{self, WireId, BROADCAST};
 use tokio::sync::mpsc;
+
+use crate::metrics::{Limit, Metrics};
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum JoinError {
@@ -19,6 +21,8 @@ pub enum JoinError {
     Duplicate { room: String, node: WireId },
     #[error("room \"{room}\" is full ({max} peers)")]
     RoomFull { room: String, max: usize },
+    #[error("the relay has reached its limit of {max} rooms")]
+    TooManyRooms { max: usize },
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -42,29 +46,36 @@ pub struct Membership {
     pub conn: u64,
 }
 
+/// A joined peer's queue: a sender for its own control frames, and the
+/// receiver its writer drains.
 pub struct Joined {
     pub membership: Membership,
     pub tx: mpsc::Sender<Message>,
     pub rx: mpsc::Receiver<Message>,
 }
 
+/// Limits on the room table.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomLimits {
+    pub queue_len: usize,
+    pub peers_per_room: usize,
+    pub rooms: usize,
+}
+
 pub struct Rooms {
     rooms: Mutex<HashMap<String, BTreeMap<WireId, Peer>>>,
-    queue_len: usize,
-    max_peers: usize,
+    limits: RoomLimits,
     next_conn: AtomicU64,
-    /// Frames dropped because the receiver's queue was full.
-    pub dropped_full: AtomicU64,
+    metrics: Arc<Metrics>,
 }
 
 impl Rooms {
-    pub fn new(queue_len: usize, max_peers: usize) -> Self {
+    pub fn new(limits: RoomLimits, metrics: Arc<Metrics>) -> Self {
         Self {
             rooms: Mutex::new(HashMap::new()),
-            queue_len,
-            max_peers,
+            limits,
             next_conn: AtomicU64::new(1),
-            dropped_full: AtomicU64::new(0),
+            metrics,
         }
     }
 
@@ -75,26 +86,31 @@ impl Rooms {
     }
 
     /// Add a peer; the first live connection for a (room, node) wins.
-    /// Returns the peer's queue: a sender for its own control frames, and
-    /// the receiver its writer drains.
     pub fn join(&self, room: &str, node: WireId) -> Result<Joined, JoinError> {
         let mut rooms = self.lock();
+        if !rooms.contains_key(room) && rooms.len() >= self.limits.rooms {
+            self.metrics.hit(Limit::Rooms);
+            return Err(JoinError::TooManyRooms { max: self.limits.rooms });
+        }
         let peers = rooms.entry(room.to_owned()).or_default();
         if peers.contains_key(&node) {
+            self.metrics.hit(Limit::Duplicate);
             return Err(JoinError::Duplicate {
                 room: room.to_owned(),
                 node,
             });
         }
-        if peers.len() >= self.max_peers {
+        if peers.len() >= self.limits.peers_per_room {
+            self.metrics.hit(Limit::RoomFull);
             return Err(JoinError::RoomFull {
                 room: room.to_owned(),
-                max: self.max_peers,
+                max: self.limits.peers_per_room,
             });
         }
-        let (tx, rx) = mpsc::channel(self.queue_len);
+        let (tx, rx) = mpsc::channel(self.limits.queue_len);
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         peers.insert(node, Peer { conn, tx: tx.clone() });
+        self.metrics.peers.fetch_add(1, Ordering::Relaxed);
         announce(peers);
         Ok(Joined {
             membership: Membership { node, conn },
@@ -106,11 +122,10 @@ impl Rooms {
     /// Remove a peer (only the very connection that joined) and tell the room.
     pub fn leave(&self, room: &str, who: Membership) {
         let mut rooms = self.lock();
-        let Some(peers) = rooms.get_mut(room) else {
-            return;
-        };
+        let Some(peers) = rooms.get_mut(room) else { return };
         if peers.get(&who.node).is_some_and(|p| p.conn == who.conn) {
             peers.remove(&who.node);
+            self.metrics.peers.fetch_sub(1, Ordering::Relaxed);
             announce(peers);
         }
         if peers.is_empty() {
@@ -131,18 +146,21 @@ impl Rooms {
         };
         if to == BROADCAST {
             for (_, peer) in peers.iter().filter(|(&id, _)| id != from) {
-                self.offer(peer, frame.clone());
+                self.offer(peer, frame.clone(), payload.len());
             }
             return Ok(());
         }
         let peer = peers.get(&to).ok_or(ForwardError::UnknownPeer(to))?;
-        self.offer(peer, frame);
+        self.offer(peer, frame, payload.len());
         Ok(())
     }
 
-    fn offer(&self, peer: &Peer, frame: Message) {
-        if peer.tx.try_send(frame).is_err() {
-            self.dropped_full.fetch_add(1, Ordering::Relaxed);
+    fn offer(&self, peer: &Peer, frame: Message, bytes: usize) {
+        if peer.tx.try_send(frame).is_ok() {
+            self.metrics.frames_forwarded.fetch_add(1, Ordering::Relaxed);
+            self.metrics.bytes_forwarded.fetch_add(bytes as u64, Ordering::Relaxed);
+        } else {
+            self.metrics.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
         }
     }
 

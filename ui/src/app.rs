@@ -78,6 +78,7 @@ pub fn App() -> Html {
                         wanted_slot: query.node,
                         cluster_size: CLUSTER_SIZE,
                         relay_url: relay_url(),
+                        token: query.token,
                     };
                     let on_change = {
                         let dispatcher = dispatcher.clone();

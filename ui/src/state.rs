@@ -16,6 +16,8 @@ pub const CLUSTER_SIZE: u16 = 3;
 pub struct PageQuery {
     pub room: String,
     pub node: Option<u16>,
+    /// The relay's access token, passed through as written (still URL-encoded).
+    pub token: Option<String>,
 }
 
 /// Parse `location.search` (with or without the leading `?`).
@@ -23,6 +25,7 @@ pub fn parse_query(search: &str) -> Result<PageQuery, String> {
     let mut query = PageQuery {
         room: "default".into(),
         node: None,
+        token: None,
     };
     for pair in search.trim_start_matches('?').split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -43,6 +46,7 @@ pub fn parse_query(search: &str) -> Result<PageQuery, String> {
                 Ok(n) if (1..=CLUSTER_SIZE).contains(&n) => query.node = Some(n),
                 _ => return Err(format!("node must be 1 to {CLUSTER_SIZE}, not \"{value}\"")),
             },
+            "token" if !value.is_empty() => query.token = Some(value.into()),
             _ => {} // other parameters are not ours
         }
     }
@@ -177,14 +181,16 @@ mod tests {
             parse_query(""),
             Ok(PageQuery {
                 room: "default".into(),
-                node: None
+                node: None,
+                token: None
             })
         );
         assert_eq!(
-            parse_query("?room=team-a&node=2&utm=x"),
+            parse_query("?room=team-a&node=2&utm=x&token=s%26cret"),
             Ok(PageQuery {
                 room: "team-a".into(),
-                node: Some(2)
+                node: Some(2),
+                token: Some("s%26cret".into())
             })
         );
         assert!(parse_query("?room=").is_err());

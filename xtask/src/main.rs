@@ -322,7 +322,9 @@ fn test() -> Result<()> {
 /// Benchmarks: speed and cost figures, measured side by side in one run.
 fn bench() -> Result<()> {
     step("Raft core: messages and throughput on an in-memory 3-node cluster");
-    run_cmd(cmd(cargo()).args(["bench", "-p", "node-wasm", "--bench", "raft"]))
+    run_cmd(cmd(cargo()).args(["bench", "-p", "node-wasm", "--bench", "raft"]))?;
+    step("relay vs a bare tokio-tungstenite echo server, each in its own process");
+    run_cmd(cmd(cargo()).args(["bench", "-p", "relay", "--bench", "relay"]))
 }
 
 /// A simulation campaign of any size: `--seeds`, `--ticks`, `--first-seed`.

@@ -40,6 +40,8 @@ pub struct BootOptions {
     pub cluster_size: u16,
     /// The relay's WebSocket endpoint, e.g. `ws://127.0.0.1:8080/ws`.
     pub relay_url: String,
+    /// The relay's access token, if it wants one (already URL-encoded).
+    pub token: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,7 +143,11 @@ pub async fn start(opts: BootOptions, on_change: impl Fn(Rc<View>) + 'static) ->
     let voters: Vec<NodeId> = (1..=u64::from(opts.cluster_size)).collect();
     let raw = RawNode::new(Config::new(u64::from(slot), voters), persisted, random_u64())?;
     let (tx, rx) = mpsc::unbounded();
-    let url = format!("{}?room={}&node={}", opts.relay_url, opts.room, slot);
+    let mut url = format!("{}?room={}&node={}", opts.relay_url, opts.room, slot);
+    if let Some(token) = &opts.token {
+        url.push_str("&token=");
+        url.push_str(token);
+    }
     let socket = Socket::connect(&url, tx.clone()).map_err(BootError::Socket)?;
     let ticker_tx = tx.clone();
     let ticker = Interval::new(TICK_MS, move || {

@@ -159,6 +159,9 @@ pub struct Sim {
     /// Every entry anyone applied: index → (term, payload). State machine
     /// safety says nobody may apply anything else at that index.
     applied_log: BTreeMap<u64, (u64, Payload)>,
+    /// For each committed index, the term of the first leader seen to commit
+    /// it. Leader completeness binds leaders of later terms only.
+    commit_terms: BTreeMap<u64, u64>,
     /// Snapshot bytes seen at an index (deterministic apply ⇒ identical).
     snapshots: BTreeMap<u64, Vec<u8>>,
     /// Write ops acknowledged as done: (key, kind).
@@ -218,6 +221,7 @@ impl Sim {
             next_ctx: 1,
             leaders: BTreeMap::new(),
             applied_log: BTreeMap::new(),
+            commit_terms: BTreeMap::new(),
             snapshots: BTreeMap::new(),
             acked: 0,
             stats: Stats::default(),
@@ -737,6 +741,16 @@ impl Sim {
     // ----- checks -------------------------------------------------------------
 
     fn check_safety(&mut self) {
+        // Record in which term each index was first committed (by a leader).
+        for id in self.ids.clone() {
+            let st = self.nodes[&id].raw.status();
+            if self.nodes[&id].up && st.role == Role::Leader {
+                let from = self.commit_terms.last_key_value().map_or(1, |(&i, _)| i + 1);
+                for i in from..=st.commit {
+                    self.commit_terms.insert(i, st.term);
+                }
+            }
+        }
         for id in self.ids.clone() {
             let n = &self.nodes[&id];
             if !n.up {
@@ -785,10 +799,18 @@ impl Sim {
         }
     }
 
-    /// A new leader's log holds every entry anyone has applied.
+    /// Raft §5.4: a leader of term T holds every entry committed in a term
+    /// before T. (A leader of a stale term — elected late on delayed votes —
+    /// need not hold what a later term committed; it is deposed on contact.)
     fn check_leader_completeness(&self, id: NodeId) {
-        let log = self.nodes[&id].raw.log();
-        for (&index, (term, _)) in self.applied_log.range(log.first_index()..) {
+        let node = &self.nodes[&id].raw;
+        let term = node.status().term;
+        let log = node.log();
+        for (&index, (entry_term, _)) in self.applied_log.range(log.first_index()..) {
+            if self.commit_terms.get(&index).is_none_or(|&t| t >= term) {
+                continue;
+            }
+            let term = entry_term;
             if log.term(index) != Some(*term) {
                 self.fail(&format!(
                     "leader completeness: new leader {id} lacks committed entry {index} (term {term})"
