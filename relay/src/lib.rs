@@ -106,6 +106,9 @@ impl std::fmt::Debug for Config {
     }
 }
 
+/// Per-connection WebSocket read and write buffer.
+const IO_BUFFER_BYTES: usize = 8 * 1024;
+
 struct AppState {
     config: Config,
     rooms: Rooms,
@@ -324,8 +327,12 @@ async fn ws_handler(
         return (StatusCode::SERVICE_UNAVAILABLE, "the relay is shutting down\n").into_response();
     }
     let max = state.config.limits.max_frame_bytes;
+    // tungstenite's default 128 KiB read buffer per connection would be most
+    // of an idle peer's memory; Raft frames are small (see `cargo xtask bench`).
     ws.max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(IO_BUFFER_BYTES)
+        .write_buffer_size(IO_BUFFER_BYTES)
         .on_upgrade(move |socket| peer::serve(socket, state, room, node))
 }
 
