@@ -593,3 +593,38 @@ fn membership_changes_are_refused_when_unsafe() {
         "a second change before the first commits"
     );
 }
+
+/// When the transport reports the leader's tab gone, the followers elect a
+/// new leader within a few ticks instead of a full election timeout.
+#[test]
+fn presence_of_a_closed_leader_speeds_up_failover() {
+    let mut slow = 0;
+    let mut fast = 0;
+    for seed in SEEDS {
+        for hint in [false, true] {
+            let mut c = Cluster::new(3, seed);
+            c.run_until(200, "a leader", |c| c.leader().is_some());
+            let old = c.leader().unwrap();
+            c.run(5);
+            c.crash(old);
+            if hint {
+                for id in (1..=3).filter(|&i| i != old) {
+                    c.peer_gone(id, old);
+                }
+            }
+            let mut rounds = 0;
+            while c.leader().is_none_or(|l| l == old) {
+                c.step_round();
+                rounds += 1;
+                assert!(rounds < 400, "seed {seed}: no new leader");
+            }
+            if hint {
+                assert!(rounds <= 8, "seed {seed}: {rounds} ticks despite the hint");
+                fast += rounds;
+            } else {
+                slow += rounds;
+            }
+        }
+    }
+    assert!(fast * 3 < slow, "hinted failover {fast} ticks vs {slow} without");
+}

@@ -61,6 +61,8 @@ pub struct Browser {
     pub client: Client,
     driver: Child,
     _profile: TempDir,
+    /// The session's first window has been used for a tab.
+    first_used: bool,
 }
 
 struct TempDir(PathBuf);
@@ -133,13 +135,14 @@ impl Browser {
             client,
             driver,
             _profile: profile,
+            first_used: false,
         })
     }
 
     /// Open `url` in a new tab (the first call uses the initial one).
     pub async fn open_tab(&mut self, url: &str) -> Result<WindowHandle> {
-        let blank = self.client.current_url().await?.as_str() == "about:blank";
-        let handle = if blank && self.client.windows().await?.len() == 1 {
+        let handle = if !self.first_used {
+            self.first_used = true;
             self.client.window().await?
         } else {
             let handle = self.client.new_window(true).await?.handle;
@@ -197,6 +200,30 @@ impl Browser {
         Ok(())
     }
 
+    /// Save a PNG of `tab` into `$RAFTCAL_SCREENSHOTS/<name>.png`, if that
+    /// variable is set (for looking at the UI; never needed by a test).
+    pub async fn screenshot_if_asked(&mut self, tab: &WindowHandle, name: &str) -> Result<()> {
+        let Some(dir) = std::env::var_os("RAFTCAL_SCREENSHOTS") else {
+            return Ok(());
+        };
+        self.client.switch_to_window(tab.clone()).await?;
+        let png = self.client.screenshot().await?;
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(PathBuf::from(dir).join(format!("{name}.png")), png)?;
+        Ok(())
+    }
+
+    /// Close a tab, as a person does (the page gets `pagehide`).
+    pub async fn close_tab(&mut self, tab: &WindowHandle) -> Result<()> {
+        self.client.switch_to_window(tab.clone()).await?;
+        self.client.close_window().await?;
+        // WebDriver needs a current window again before the next command.
+        if let Some(other) = self.client.windows().await?.into_iter().next() {
+            self.client.switch_to_window(other).await?;
+        }
+        Ok(())
+    }
+
     pub async fn reload(&mut self, tab: &WindowHandle) -> Result<()> {
         self.client.switch_to_window(tab.clone()).await?;
         self.client.refresh().await?;
@@ -237,6 +264,14 @@ impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
     }
+}
+
+/// The titles a tab shows, sorted (events with equal start times may list
+/// in either order).
+pub fn sorted_titles(state: &TabState) -> Vec<String> {
+    let mut t = state.titles.clone();
+    t.sort();
+    t
 }
 
 /// Exactly one tab says "Leader", every other says "Follower", and all name

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use e2e::{one_leader, App, Browser};
+use e2e::{one_leader, sorted_titles, App, Browser};
 
 /// Three tabs form a cluster with exactly one leader; an event added in a
 /// follower tab is committed through Raft and appears in all three; a
@@ -36,6 +36,7 @@ async fn three_tabs_elect_one_leader_and_share_an_event() -> anyhow::Result<()> 
         })
         .await?;
 
+    browser.screenshot_if_asked(&follower, "follower-after-adding").await?;
     let reloaded = tabs[0].clone();
     let before = browser.read(&reloaded).await?.node;
     browser.reload(&reloaded).await?;
@@ -49,5 +50,66 @@ async fn three_tabs_elect_one_leader_and_share_an_event() -> anyhow::Result<()> 
         .await?;
     assert_eq!(after[0].node, before, "a reloaded tab resumes the same node");
 
+    browser.quit().await
+}
+
+/// Closing the leader's tab: the two tabs left elect a new leader (the relay's
+/// presence tells them at once, and the closing tab hands over), keep every
+/// committed event and accept new ones; a reopened tab takes the freed node
+/// and catches up from its own IndexedDB plus the cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_leader_tab_fails_over_and_a_reopened_tab_catches_up() -> anyhow::Result<()> {
+    let app = App::start().await?;
+    let mut browser = Browser::launch().await?;
+    let url = app.room_url("failover");
+    let mut tabs = Vec::new();
+    for _ in 0..3 {
+        tabs.push(browser.open_tab(&url).await?);
+    }
+    let states = browser
+        .wait_for(&tabs, Duration::from_secs(60), "exactly one leader", one_leader)
+        .await?;
+    let leader_at = states.iter().position(|s| s.role.as_deref() == Some("Leader")).unwrap();
+    let old_leader = states[leader_at].node.clone();
+    browser.create_event(&tabs[leader_at], "Before").await?;
+    browser
+        .wait_for(&tabs, Duration::from_secs(30), "the first event everywhere", |s| {
+            s.iter().all(|t| t.titles == ["Before"])
+        })
+        .await?;
+
+    let closed = tabs.remove(leader_at);
+    let started = std::time::Instant::now();
+    browser.close_tab(&closed).await?;
+    let states = browser
+        .wait_for(&tabs, Duration::from_secs(30), "a new leader among the two left", |s| {
+            one_leader(s) && s.iter().all(|t| t.leader != old_leader)
+        })
+        .await?;
+    eprintln!(
+        "failover: a new leader {:?} after the leader's tab closed",
+        started.elapsed()
+    );
+    assert!(
+        states.iter().all(|s| s.titles == ["Before"]),
+        "a committed event was lost"
+    );
+
+    browser.create_event(&tabs[0], "After").await?;
+    let both = vec!["After".to_string(), "Before".to_string()];
+    browser
+        .wait_for(&tabs, Duration::from_secs(30), "the new event in both tabs", |s| {
+            s.iter().all(|t| sorted_titles(t) == both)
+        })
+        .await?;
+
+    let reopened = browser.open_tab(&url).await?;
+    tabs.push(reopened.clone());
+    let states = browser
+        .wait_for(&tabs, Duration::from_secs(60), "the reopened tab caught up", |s| {
+            one_leader(s) && s.iter().all(|t| sorted_titles(t) == both)
+        })
+        .await?;
+    assert_eq!(states[2].node, old_leader, "the reopened tab takes the freed node");
     browser.quit().await
 }

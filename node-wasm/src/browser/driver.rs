@@ -11,6 +11,8 @@ use std::rc::Rc;
 use futures::channel::{mpsc, oneshot};
 use futures::StreamExt;
 use gloo_timers::callback::Interval;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
 
 use super::idb::{IdbError, IdbStorage};
 use super::locks::{claim_slot, LockError};
@@ -62,9 +64,14 @@ pub(crate) enum Input {
     Tick,
     Frame(Vec<u8>),
     Connected,
-    Disconnected { code: u16, reason: String },
+    Disconnected {
+        code: u16,
+        reason: String,
+    },
     Reconnect,
     Submit(Command, oneshot::Sender<Result<Outcome, Rejection>>),
+    /// The page is going away (`pagehide`).
+    Closing,
 }
 
 /// The UI's handle on its node. Dropping it does not stop the node.
@@ -153,6 +160,13 @@ pub async fn start(opts: BootOptions, on_change: impl Fn(Rc<View>) + 'static) ->
     let ticker = Interval::new(TICK_MS, move || {
         let _ = ticker_tx.unbounded_send(Input::Tick);
     });
+    let closing_tx = tx.clone();
+    let on_pagehide = Closure::<dyn FnMut()>::new(move || {
+        let _ = closing_tx.unbounded_send(Input::Closing);
+    });
+    if let Some(window) = web_sys::window() {
+        let _ = window.add_event_listener_with_callback("pagehide", on_pagehide.as_ref().unchecked_ref());
+    }
     let status = raw.status();
     let mut driver = Driver {
         raw,
@@ -181,6 +195,7 @@ pub async fn start(opts: BootOptions, on_change: impl Fn(Rc<View>) + 'static) ->
         },
         on_change: Box::new(on_change),
         _ticker: ticker,
+        _on_pagehide: on_pagehide,
     };
     driver.refresh_events();
     wasm_bindgen_futures::spawn_local(driver.run(rx));
@@ -217,6 +232,7 @@ struct Driver {
     dirty: bool,
     on_change: Box<dyn Fn(Rc<View>)>,
     _ticker: Interval,
+    _on_pagehide: Closure<dyn FnMut()>,
 }
 
 impl Driver {
@@ -283,6 +299,15 @@ impl Driver {
                     self.propose_head();
                 }
             }
+            Input::Closing => {
+                // A closing leader hands over to its most up-to-date peer
+                // (TimeoutNow), so the cluster does not wait for a timeout.
+                if let Some(to) = self.raw.best_transferee() {
+                    if self.raw.transfer_leader(to).is_ok() {
+                        super::console_log("info", &format!("tab closing: handing leadership to node {to}"));
+                    }
+                }
+            }
             Input::Connected => {
                 self.reconnect_attempts = 0;
                 self.view.connected = true;
@@ -347,6 +372,11 @@ impl Driver {
                 ),
             },
             Ok(Inbound::Presence(members)) => {
+                // A peer whose connection closed is gone now, not after an
+                // election timeout: if it led us, elect a new leader soon.
+                for gone in self.view.online.iter().filter(|id| !members.contains(id)) {
+                    self.raw.peer_gone(u64::from(*gone));
+                }
                 self.view.online = members;
                 self.dirty = true;
             }

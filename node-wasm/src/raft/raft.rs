@@ -609,6 +609,27 @@ impl Raft {
         }
     }
 
+    /// The transport says `id` is gone (its tab closed). If it was our
+    /// leader, forget it — so we answer other nodes' pre-votes — and campaign
+    /// within a few ticks instead of a whole election timeout. Safety does
+    /// not depend on this hint; only how fast a new leader comes does.
+    pub fn peer_gone(&mut self, id: NodeId) {
+        if self.role == Role::Follower && self.leader == Some(id) {
+            self.leader = None;
+            // Stagger by rank among the remaining voters (every follower got
+            // the same news at once), plus jitter: the first usually wins
+            // without a split vote; the next tries a few ticks later.
+            let rank = self.cfg.voters.iter().filter(|&&v| v != id && v < self.cfg.id).count() as u32;
+            let soon = 1 + 3 * rank + self.rng.range(0, 2) as u32;
+            self.election_elapsed = self.randomized_timeout.saturating_sub(soon);
+        }
+    }
+
+    /// The voter that is most up to date, other than us (for a handover).
+    pub fn best_transferee(&self) -> Option<NodeId> {
+        self.progress.iter().max_by_key(|(_, p)| p.matched).map(|(&id, _)| id)
+    }
+
     /// Hand leadership to `to` (thesis §3.10): bring it up to date, then tell
     /// it to campaign at once. Proposals are refused meanwhile.
     pub fn transfer_leader(&mut self, to: NodeId) -> Result<(), TransferError> {

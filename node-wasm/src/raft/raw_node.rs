@@ -122,6 +122,17 @@ impl RawNode {
         self.raft.propose_membership(voters)
     }
 
+    /// See [`Raft::peer_gone`](super::raft::Raft::peer_gone).
+    pub fn peer_gone(&mut self, id: NodeId) {
+        debug_assert!(!self.awaiting_advance, "peer_gone between ready and advance");
+        self.raft.peer_gone(id);
+    }
+
+    /// As leader: the most up-to-date other voter, to hand leadership to.
+    pub fn best_transferee(&self) -> Option<NodeId> {
+        self.raft.best_transferee()
+    }
+
     /// The application snapshotted its state at `index` (≤ applied).
     pub fn compact(&mut self, index: Index, data: Vec<u8>) -> Result<(), CompactError> {
         debug_assert!(!self.awaiting_advance, "compact between ready and advance");

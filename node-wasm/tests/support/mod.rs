@@ -266,6 +266,12 @@ impl Cluster {
         result
     }
 
+    /// Tell `at` that `gone`'s connection closed (the relay's presence).
+    pub fn peer_gone(&mut self, at: NodeId, gone: NodeId) {
+        self.nodes.get_mut(&at).unwrap().raw.peer_gone(gone);
+        self.drain_ready(at);
+    }
+
     /// Drop every message in flight (a burst of loss).
     pub fn drop_in_flight(&mut self) {
         self.in_flight.clear();
