@@ -78,3 +78,58 @@ fn calm_cluster_serves_everyone() {
         assert!(s.acked > 50, "seed {seed}: only {} writes acknowledged", s.acked);
     }
 }
+
+/// Agreement under an unreliable network: a third of all messages lost,
+/// more duplicated, long delays — but no crashes. Every check still holds
+/// and every client is answered once the network heals.
+#[test]
+fn agreement_under_an_unreliable_network() {
+    for seed in 0..30 {
+        let mut cfg = SimConfig::faulty(seed, 5, 1_500);
+        cfg.p_drop = 0.3;
+        cfg.p_dup = 0.1;
+        cfg.max_delay = 10;
+        cfg.p_crash = 0.0;
+        cfg.p_pause = 0.0;
+        Sim::new(cfg).run();
+    }
+}
+
+/// Churn with concurrent clients: crashes, restarts and transfers several
+/// times more often than the campaign, with many clients writing the same
+/// few events at once.
+#[test]
+fn churn_with_concurrent_clients() {
+    for seed in 0..30 {
+        let mut cfg = SimConfig::faulty(seed, 3, 1_500);
+        cfg.p_crash = 0.02;
+        cfg.p_restart = 0.08;
+        cfg.p_transfer = 0.01;
+        cfg.clients = 8;
+        cfg.keys = 3;
+        cfg.p_request = 0.5;
+        let mut s = Sim::new(cfg);
+        s.run();
+        assert!(s.stats.crashes > 5, "seed {seed}: not much churn");
+    }
+}
+
+/// Snapshots sent to lagging, crashed and unreliable followers: compaction
+/// every few entries and tiny chunks, so transfers are long and often cut
+/// by loss and crashes; followers still converge to identical state.
+#[test]
+fn snapshot_transfers_survive_crashes_and_loss() {
+    let mut installed = 0;
+    for seed in 0..30 {
+        let mut cfg = SimConfig::faulty(seed, 3, 2_000);
+        cfg.snapshot_every = 5;
+        cfg.snapshot_chunk_bytes = 32;
+        cfg.p_drop = 0.15;
+        cfg.p_crash = 0.01;
+        cfg.p_restart = 0.03;
+        let mut s = Sim::new(cfg);
+        s.run();
+        installed += s.stats.snapshots_installed;
+    }
+    assert!(installed > 30, "only {installed} snapshots installed");
+}

@@ -106,6 +106,8 @@ struct Flight {
 
 enum NodeInput {
     Msg(Message),
+    /// The relay's presence: this peer's connection closed.
+    PeerGone(NodeId),
 }
 
 struct Node {
@@ -390,6 +392,16 @@ impl Sim {
         n.inbox.clear();
         n.reads.clear();
         self.stats.crashes += 1;
+        // The relay tells the others the connection closed.
+        for other in self.ids.clone() {
+            if other != id && self.nodes[&other].up {
+                self.nodes
+                    .get_mut(&other)
+                    .unwrap()
+                    .inbox
+                    .push_back(NodeInput::PeerGone(id));
+            }
+        }
     }
 
     /// Come back from exactly what storage holds.
@@ -476,10 +488,15 @@ impl Sim {
             return; // the driver holds input while a write is in flight
         }
         let n = self.nodes.get_mut(&id).unwrap();
-        while let Some(NodeInput::Msg(m)) = n.inbox.pop_front() {
-            let from = m.from;
-            if let Err(e) = n.raw.step(m) {
-                panic!("node {id} refused a message from {from}: {e}");
+        while let Some(input) = n.inbox.pop_front() {
+            match input {
+                NodeInput::Msg(m) => {
+                    let from = m.from;
+                    if let Err(e) = n.raw.step(m) {
+                        panic!("node {id} refused a message from {from}: {e}");
+                    }
+                }
+                NodeInput::PeerGone(gone) => n.raw.peer_gone(gone),
             }
         }
         n.raw.tick();
