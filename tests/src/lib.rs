@@ -179,6 +179,18 @@ impl Browser {
         })
     }
 
+    /// Open `url` in `n` tabs and wait until they agree on one leader.
+    pub async fn open_cluster(&mut self, url: &str, n: usize) -> Result<(Vec<WindowHandle>, Vec<TabState>)> {
+        let mut tabs = Vec::with_capacity(n);
+        for _ in 0..n {
+            tabs.push(self.open_tab(url).await?);
+        }
+        let states = self
+            .wait_for(&tabs, Duration::from_secs(60), "exactly one leader", one_leader)
+            .await?;
+        Ok((tabs, states))
+    }
+
     pub async fn read_all(&mut self, tabs: &[WindowHandle]) -> Result<Vec<TabState>> {
         let mut out = Vec::with_capacity(tabs.len());
         for t in tabs {

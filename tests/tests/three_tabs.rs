@@ -11,15 +11,7 @@ use e2e::{one_leader, sorted_titles, App, Browser};
 async fn three_tabs_elect_one_leader_and_share_an_event() -> anyhow::Result<()> {
     let app = App::start().await?;
     let mut browser = Browser::launch().await?;
-    let url = app.room_url("three-tabs");
-    let mut tabs = Vec::new();
-    for _ in 0..3 {
-        tabs.push(browser.open_tab(&url).await?);
-    }
-
-    let states = browser
-        .wait_for(&tabs, Duration::from_secs(60), "exactly one leader", one_leader)
-        .await?;
+    let (tabs, states) = browser.open_cluster(&app.room_url("three-tabs"), 3).await?;
     let mut slots: Vec<_> = states.iter().filter_map(|s| s.node.clone()).collect();
     slots.sort();
     assert_eq!(slots, ["1", "2", "3"], "each tab claims its own node slot");
@@ -62,13 +54,7 @@ async fn closing_the_leader_tab_fails_over_and_a_reopened_tab_catches_up() -> an
     let app = App::start().await?;
     let mut browser = Browser::launch().await?;
     let url = app.room_url("failover");
-    let mut tabs = Vec::new();
-    for _ in 0..3 {
-        tabs.push(browser.open_tab(&url).await?);
-    }
-    let states = browser
-        .wait_for(&tabs, Duration::from_secs(60), "exactly one leader", one_leader)
-        .await?;
+    let (mut tabs, states) = browser.open_cluster(&url, 3).await?;
     let leader_at = states.iter().position(|s| s.role.as_deref() == Some("Leader")).unwrap();
     let old_leader = states[leader_at].node.clone();
     browser.create_event(&tabs[leader_at], "Before").await?;

@@ -23,6 +23,18 @@ pub struct SimNode {
     pub installs: usize,
 }
 
+impl SimNode {
+    /// A brand-new node with empty storage.
+    fn fresh(id: NodeId, voters: Vec<NodeId>, seed: u64) -> Self {
+        Self {
+            raw: RawNode::new(Config::new(id, voters), Persisted::default(), seed).expect("fresh node"),
+            store: MemStorage::default(),
+            applied: vec![],
+            installs: 0,
+        }
+    }
+}
+
 pub struct Cluster {
     pub nodes: BTreeMap<NodeId, SimNode>,
     ids: Vec<NodeId>,
@@ -47,19 +59,7 @@ impl Cluster {
         let mut rng = SplitMix64::new(seed);
         let nodes = ids
             .iter()
-            .map(|&id| {
-                let raw = RawNode::new(Config::new(id, ids.clone()), Persisted::default(), rng.next_u64())
-                    .expect("fresh node");
-                (
-                    id,
-                    SimNode {
-                        raw,
-                        store: MemStorage::default(),
-                        applied: vec![],
-                        installs: 0,
-                    },
-                )
-            })
+            .map(|&id| (id, SimNode::fresh(id, ids.clone(), rng.next_u64())))
             .collect();
         Self {
             nodes,
@@ -247,16 +247,8 @@ impl Cluster {
 
     /// A brand-new, empty node that expects to join with `voters`.
     pub fn add_node(&mut self, id: NodeId, voters: Vec<NodeId>) {
-        let raw = RawNode::new(Config::new(id, voters), Persisted::default(), self.rng.next_u64()).unwrap();
-        self.nodes.insert(
-            id,
-            SimNode {
-                raw,
-                store: MemStorage::default(),
-                applied: vec![],
-                installs: 0,
-            },
-        );
+        let node = SimNode::fresh(id, voters, self.rng.next_u64());
+        self.nodes.insert(id, node);
         self.ids.push(id);
     }
 
