@@ -1,7 +1,7 @@
 //! What a node shows its UI: plain data, no browser types, so the UI's
 //! reducer that consumes it is testable natively.
 
-use crate::calendar::Event;
+use crate::calendar::{Command, Event};
 use crate::raft::Status;
 
 /// Everything the UI shows about its node, rebuilt after each change.
@@ -18,6 +18,10 @@ pub struct View {
     /// Set when the node had to stop (storage failure): nothing further is
     /// acknowledged, and the UI must say so.
     pub fault: Option<String>,
-    /// This tab's edits waiting for the cluster (submitted, not yet applied).
-    pub pending: usize,
+    /// This tab's edits waiting for the cluster (saved in IndexedDB, not yet
+    /// applied), oldest first.
+    pub pending: Vec<Command>,
+    /// Something the user should know that no form is waiting for: an edit
+    /// saved while offline that the cluster refused when it came back.
+    pub notice: Option<String>,
 }

@@ -114,3 +114,22 @@ async fn snapshots_drop_the_entries_they_cover() {
     assert!(back.entries.is_empty());
     assert_eq!(back.hard_state, hs);
 }
+
+#[wasm_bindgen_test]
+async fn the_outbox_and_its_session_survive_reopening() {
+    let name = db_name("outbox");
+    let store = IdbStorage::open(&name).await.unwrap();
+    let fresh = store.load_outbox().await.unwrap();
+    assert_eq!((fresh.client, fresh.next_seq, fresh.items.len()), (None, 1, 0));
+    store
+        .save_outbox(42, 3, &[(1, b"one".to_vec()), (2, b"two".to_vec())], &[])
+        .await
+        .unwrap();
+    store.save_outbox(42, 3, &[], &[1]).await.unwrap();
+    store.close();
+    let store = IdbStorage::open(&name).await.unwrap();
+    let back = store.load_outbox().await.unwrap();
+    assert_eq!(back.client, Some(42));
+    assert_eq!(back.next_seq, 3, "sequence numbers never go back");
+    assert_eq!(back.items, vec![(2, b"two".to_vec())]);
+}

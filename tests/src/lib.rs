@@ -83,7 +83,12 @@ pub struct TabState {
     pub node: Option<String>,
     pub role: Option<String>,
     pub leader: Option<String>,
+    /// Committed events.
     pub titles: Vec<String>,
+    /// This tab's edits still waiting for the cluster.
+    pub pending: Vec<String>,
+    pub read_only: bool,
+    pub notice: Option<String>,
 }
 
 impl Browser {
@@ -162,6 +167,9 @@ impl Browser {
                    return {
                      node: t('#node-id'), role: t('#role'), leader: t('#leader'),
                      titles: [...document.querySelectorAll('#events li.event:not(.pending) .title')].map(e => e.textContent),
+                     pending: [...document.querySelectorAll('#events li.pending .title')].map(e => e.textContent),
+                     read_only: !!document.querySelector('#read-only'),
+                     notice: t('#notice'),
                    };"#,
                 vec![],
             )
@@ -171,11 +179,10 @@ impl Browser {
             node: s("node"),
             role: s("role"),
             leader: s("leader"),
-            titles: v
-                .get("titles")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
-                .unwrap_or_default(),
+            titles: strings(&v, "titles"),
+            pending: strings(&v, "pending"),
+            read_only: v.get("read_only").and_then(Value::as_bool).unwrap_or(false),
+            notice: s("notice"),
         })
     }
 
@@ -276,6 +283,13 @@ impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
     }
+}
+
+fn strings(v: &Value, key: &str) -> Vec<String> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
 }
 
 /// The titles a tab shows, sorted (events with equal start times may list

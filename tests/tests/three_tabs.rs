@@ -99,3 +99,69 @@ async fn closing_the_leader_tab_fails_over_and_a_reopened_tab_catches_up() -> an
     assert_eq!(states[2].node, old_leader, "the reopened tab takes the freed node");
     browser.quit().await
 }
+
+/// Losing quorum is not a crash: the last tab stays readable, says it is
+/// read-only and why, and keeps a new event as pending — durably, across a
+/// reload — until the other nodes return; then it commits exactly once and
+/// every tab shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_made_without_a_majority_commit_exactly_once_when_it_returns() -> anyhow::Result<()> {
+    let app = App::start().await?;
+    let mut browser = Browser::launch().await?;
+    let url = app.room_url("quorum");
+    let (mut tabs, _) = browser.open_cluster(&url, 3).await?;
+    browser.create_event(&tabs[0], "Before").await?;
+    browser
+        .wait_for(&tabs, Duration::from_secs(30), "the first event everywhere", |s| {
+            s.iter().all(|t| t.titles == ["Before"])
+        })
+        .await?;
+
+    let lone = tabs.pop().unwrap();
+    for gone in tabs.drain(..) {
+        browser.close_tab(&gone).await?;
+    }
+    let lone_only = [lone.clone()];
+    browser
+        .wait_for(
+            &lone_only,
+            Duration::from_secs(30),
+            "the last tab to turn read-only",
+            |s| s[0].read_only && s[0].role.as_deref() != Some("Leader") && s[0].titles == ["Before"],
+        )
+        .await?;
+    browser.create_event(&lone, "Offline edit").await?;
+    browser
+        .wait_for(&lone_only, Duration::from_secs(10), "the edit shown as pending", |s| {
+            s[0].pending == ["Offline edit (saving…)"] && s[0].titles == ["Before"]
+        })
+        .await?;
+    browser.reload(&lone).await?;
+    browser
+        .wait_for(
+            &lone_only,
+            Duration::from_secs(30),
+            "the pending edit to survive a reload",
+            |s| s[0].pending == ["Offline edit (saving…)"] && s[0].titles == ["Before"],
+        )
+        .await?;
+
+    let mut tabs = vec![lone];
+    for _ in 0..2 {
+        tabs.push(browser.open_tab(&url).await?);
+    }
+    let both = vec!["Before".to_string(), "Offline edit".to_string()];
+    let states = browser
+        .wait_for(
+            &tabs,
+            Duration::from_secs(60),
+            "the edit committed once, everywhere",
+            |s| one_leader(s) && s.iter().all(|t| sorted_titles(t) == both && t.pending.is_empty()),
+        )
+        .await?;
+    assert!(
+        states.iter().all(|s| s.notice.is_none()),
+        "an edit was refused: {states:?}"
+    );
+    browser.quit().await
+}

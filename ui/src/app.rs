@@ -5,13 +5,13 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use node_wasm::browser::{start, BootOptions, NodeHandle};
-use node_wasm::calendar::Event;
+use node_wasm::calendar::{Command, Event};
 use node_wasm::view::View;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::state::{self, Action, AppState, Pending, CLUSTER_SIZE};
+use crate::state::{self, Action, AppState, CLUSTER_SIZE};
 
 impl Reducible for AppState {
     type Action = Action;
@@ -97,33 +97,20 @@ pub fn App() -> Html {
         let dispatcher = state.dispatcher();
         let node = node.clone();
         Callback::from(move |(title, start, end): (String, String, String)| {
-            let id = new_event_id();
-            let command = match state::command_from_form(id.clone(), &title, &start, &end) {
+            let command = match state::command_from_form(new_event_id(), &title, &start, &end) {
                 Ok(c) => c,
-                Err(message) => return dispatcher.dispatch(Action::SubmitFailed { id: None, message }),
+                Err(message) => return dispatcher.dispatch(Action::SubmitFailed(message)),
             };
             let Some(handle) = node.borrow().clone() else {
-                return dispatcher.dispatch(Action::SubmitFailed {
-                    id: None,
-                    message: "The node is still starting.".into(),
-                });
+                return dispatcher.dispatch(Action::SubmitFailed("The node is still starting.".into()));
             };
-            if let node_wasm::calendar::Command::CreateEvent { title, start, end, .. } = &command {
-                dispatcher.dispatch(Action::Submitted(Pending {
-                    id: id.clone(),
-                    title: title.clone(),
-                    start: *start,
-                    end: *end,
-                }));
-            }
+            dispatcher.dispatch(Action::Submitted);
             let dispatcher = dispatcher.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                // Resolves once the cluster applied it (or refused it).
+                // Shown as pending (from the node's outbox) until the cluster
+                // applies it; this resolves then, or with the refusal.
                 if let Err(e) = handle.submit(command).await {
-                    dispatcher.dispatch(Action::SubmitFailed {
-                        id: Some(id),
-                        message: format!("Not saved: {e}."),
-                    });
+                    dispatcher.dispatch(Action::SubmitFailed(format!("Not saved: {e}.")));
                 }
             });
         })
@@ -152,6 +139,14 @@ pub fn App() -> Html {
                 <span class="room">{ "room " }<b id="room">{ view.room.clone() }</b></span>
             </header>
             <ClusterPanel view={view.clone()} />
+            if let Some(reason) = state::read_only_reason(&view) {
+                <div id="read-only" class="banner warn">
+                    { format!("Read-only for now: {reason}. New events are kept in this tab and sent once a majority of the nodes is back.") }
+                </div>
+            }
+            if let Some(notice) = view.notice.clone() {
+                <div id="notice" class="banner info">{ notice }</div>
+            }
             if let Some(fault) = view.fault.clone() {
                 <div id="fault" class="banner error">{ format!("This node stopped: {fault}. Nothing new is saved here; reload the tab.") }</div>
             }
@@ -159,7 +154,7 @@ pub fn App() -> Html {
                 <EventForm on_create={on_create} error={state.form_error.clone()} />
             </section>
             <section class="card">
-                <EventList events={view.events.clone()} pending={state.pending.clone()} />
+                <EventList events={view.events.clone()} pending={view.pending.clone()} />
             </section>
         </div>
     }
@@ -190,8 +185,8 @@ fn ClusterPanel(props: &ClusterProps) -> Html {
             <span><span class="label">{ "leader " }</span><b id="leader">{ leader }</b></span>
             <span><span class="label">{ "commit " }</span><b id="commit">{ s.commit }</b></span>
             <span><span class="label">{ "online " }</span><b id="online">{ online }</b></span>
-            if v.pending > 0 {
-                <span id="pending">{ format!("{} waiting for the cluster", plural(v.pending, "edit", "edits")) }</span>
+            if !v.pending.is_empty() {
+                <span id="pending">{ format!("{} waiting for the cluster", plural(v.pending.len(), "edit", "edits")) }</span>
             }
             if v.connected {
                 <span id="connection">{ "relay connected" }</span>
@@ -245,7 +240,7 @@ fn EventForm(props: &FormProps) -> Html {
 #[derive(Properties, PartialEq)]
 struct ListProps {
     events: Vec<Event>,
-    pending: Vec<Pending>,
+    pending: Vec<Command>,
 }
 
 fn when(start: chrono::NaiveDateTime, end: chrono::NaiveDateTime) -> String {
@@ -273,11 +268,14 @@ fn EventList(props: &ListProps) -> Html {
                     <span class="title">{ e.title.clone() }</span>
                 </li>
             }) }
-            { for props.pending.iter().map(|p| html! {
-                <li key={format!("pending-{}", p.id)} class="event pending" title="Waiting for the cluster to agree">
-                    <span class="when">{ when(p.start, p.end) }</span>
-                    <span class="title">{ format!("{} (saving…)", p.title) }</span>
-                </li>
+            { for props.pending.iter().filter_map(|c| match c {
+                Command::CreateEvent { id, title, start, end } => Some(html! {
+                    <li key={format!("pending-{id}")} class="event pending" title="Saved in this tab; waiting for the cluster to agree">
+                        <span class="when">{ when(*start, *end) }</span>
+                        <span class="title">{ format!("{title} (saving…)") }</span>
+                    </li>
+                }),
+                Command::DeleteEvent { .. } => None,
             }) }
         </ul>
     }

@@ -95,13 +95,22 @@ pub fn role_label(role: Role) -> &'static str {
     }
 }
 
-/// An event this tab submitted that is not applied yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pending {
-    pub id: String,
-    pub title: String,
-    pub start: NaiveDateTime,
-    pub end: NaiveDateTime,
+/// Why this tab cannot commit right now, if it cannot: no leader is known,
+/// and the nodes it would need are not all online. `None` while a leader leads.
+pub fn read_only_reason(view: &View) -> Option<String> {
+    if view.status.leader.is_some() {
+        return None;
+    }
+    let missing: Vec<String> = (1..=CLUSTER_SIZE)
+        .filter(|n| !view.online.contains(n))
+        .map(|n| n.to_string())
+        .collect();
+    Some(match (view.connected, missing.as_slice()) {
+        (false, _) => "the relay is unreachable".into(),
+        (true, []) => "the nodes are electing a leader".into(),
+        (true, [one]) => format!("node {one} is offline"),
+        (true, many) => format!("nodes {} are offline", many.join(" and ")),
+    })
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -109,35 +118,22 @@ pub struct AppState {
     pub view: Option<Rc<View>>,
     pub boot_error: Option<String>,
     pub form_error: Option<String>,
-    /// Submitted here, not yet seen applied: shown greyed out, never as agreed.
-    pub pending: Vec<Pending>,
 }
 
 pub enum Action {
     NodeChanged(Rc<View>),
     BootFailed(String),
-    Submitted(Pending),
-    SubmitFailed { id: Option<String>, message: String },
+    Submitted,
+    SubmitFailed(String),
 }
 
 impl AppState {
     pub fn reduce(mut self, action: Action) -> Self {
         match action {
-            Action::NodeChanged(view) => {
-                self.pending.retain(|p| !view.events.iter().any(|e| e.id == p.id));
-                self.view = Some(view);
-            }
+            Action::NodeChanged(view) => self.view = Some(view),
             Action::BootFailed(message) => self.boot_error = Some(message),
-            Action::Submitted(pending) => {
-                self.form_error = None;
-                self.pending.push(pending);
-            }
-            Action::SubmitFailed { id, message } => {
-                if let Some(id) = id {
-                    self.pending.retain(|p| p.id != id);
-                }
-                self.form_error = Some(message);
-            }
+            Action::Submitted => self.form_error = None,
+            Action::SubmitFailed(message) => self.form_error = Some(message),
         }
         self
     }
@@ -171,7 +167,8 @@ mod tests {
             connected: true,
             online: vec![1, 2, 3],
             fault: None,
-            pending: 0,
+            pending: vec![],
+            notice: None,
         })
     }
 
@@ -223,30 +220,25 @@ mod tests {
     }
 
     #[test]
-    fn pending_entries_disappear_once_applied() {
-        let p = Pending {
-            id: "e1".into(),
-            title: "Review".into(),
-            start: at("2026-12-04T09:00"),
-            end: at("2026-12-04T10:00"),
-        };
-        let state = AppState::default().reduce(Action::Submitted(p.clone()));
-        assert_eq!(state.pending, vec![p.clone()]);
-        let state = state.reduce(Action::NodeChanged(view_with(vec![])));
-        assert_eq!(state.pending.len(), 1, "not applied yet");
-        let applied = Event {
-            id: "e1".into(),
-            title: "Review".into(),
-            start: p.start,
-            end: p.end,
-            version: 1,
-        };
-        let state = state.reduce(Action::NodeChanged(view_with(vec![applied])));
-        assert!(state.pending.is_empty());
-        let state = state.reduce(Action::SubmitFailed {
-            id: None,
-            message: "no leader".into(),
-        });
-        assert_eq!(state.form_error.as_deref(), Some("no leader"));
+    fn read_only_says_which_nodes_are_missing() {
+        let mut v = (*view_with(vec![])).clone();
+        assert_eq!(read_only_reason(&v), None, "a leader is known");
+        v.status.leader = None;
+        v.online = vec![1];
+        assert_eq!(read_only_reason(&v).as_deref(), Some("nodes 2 and 3 are offline"));
+        v.online = vec![1, 3];
+        assert_eq!(read_only_reason(&v).as_deref(), Some("node 2 is offline"));
+        v.online = vec![1, 2, 3];
+        assert_eq!(read_only_reason(&v).as_deref(), Some("the nodes are electing a leader"));
+        v.connected = false;
+        assert_eq!(read_only_reason(&v).as_deref(), Some("the relay is unreachable"));
+    }
+
+    #[test]
+    fn a_failed_submit_is_shown_until_the_next_one() {
+        let state = AppState::default().reduce(Action::SubmitFailed("Not saved.".into()));
+        assert_eq!(state.form_error.as_deref(), Some("Not saved."));
+        let state = state.reduce(Action::Submitted);
+        assert_eq!(state.form_error, None);
     }
 }

@@ -143,6 +143,21 @@ pub async fn start(opts: BootOptions, on_change: impl Fn(Rc<View>) + 'static) ->
             persisted.hard_state.commit
         ),
     );
+    let stored = store.load_outbox().await?;
+    let queue: VecDeque<Queued> = stored
+        .items
+        .into_iter()
+        .filter_map(|(seq, bytes)| {
+            let command = Proposal::decode(&bytes).ok()?.command;
+            Some(Queued {
+                seq,
+                command,
+                bytes,
+                durable: true,
+                reply: None,
+            })
+        })
+        .collect();
     let machine = match &persisted.snapshot {
         Some(s) => Machine::restore(&s.data)?,
         None => Machine::default(),
@@ -176,9 +191,10 @@ pub async fn start(opts: BootOptions, on_change: impl Fn(Rc<View>) + 'static) ->
         inputs: tx.clone(),
         machine,
         outbox: Outbox {
-            client: random_u64(),
-            next_seq: 1,
-            queue: VecDeque::new(),
+            client: stored.client.unwrap_or_else(random_u64),
+            next_seq: stored.next_seq,
+            queue,
+            settled: Vec::new(),
             since_sent: 0,
         },
         reconnect_attempts: 0,
@@ -191,31 +207,43 @@ pub async fn start(opts: BootOptions, on_change: impl Fn(Rc<View>) + 'static) ->
             connected: false,
             online: vec![],
             fault: None,
-            pending: 0,
+            pending: Vec::new(),
+            notice: None,
         },
         on_change: Box::new(on_change),
         _ticker: ticker,
         _on_pagehide: on_pagehide,
     };
     driver.refresh_events();
+    driver.refresh_pending();
+    // Edits saved before a reload go out again (same session, same numbers).
+    driver.propose_head();
     wasm_bindgen_futures::spawn_local(driver.run(rx));
     Ok(NodeHandle { inputs: tx })
 }
 
-/// This tab's proposals, as one client session: only the head is in flight,
-/// retried with the same sequence number until its result is applied.
+/// This node's proposals, as one client session kept in IndexedDB: only the
+/// head is in flight, retried with the same sequence number until its result
+/// is applied. Edits are durable before they are proposed, so a reload or a
+/// crash resumes them; the session makes a retry apply at most once.
 struct Outbox {
     client: u64,
     next_seq: u64,
     queue: VecDeque<Queued>,
+    /// Sequence numbers settled but not yet deleted from storage.
+    settled: Vec<u64>,
     /// Ticks since the head was last proposed.
     since_sent: u32,
 }
 
 struct Queued {
     seq: u64,
+    command: Command,
     bytes: Vec<u8>,
-    reply: oneshot::Sender<Result<Outcome, Rejection>>,
+    /// Written to IndexedDB.
+    durable: bool,
+    /// The submitter still waiting (none for edits restored after a reload).
+    reply: Option<oneshot::Sender<Result<Outcome, Rejection>>>,
 }
 
 struct Driver {
@@ -244,7 +272,11 @@ impl Driver {
             while let Ok(more) = rx.try_recv() {
                 self.handle(more);
             }
-            if let Err(fault) = self.process_ready().await {
+            let step = match self.persist_outbox().await {
+                Ok(()) => self.process_ready().await,
+                Err(e) => Err(e),
+            };
+            if let Err(fault) = step {
                 super::console_log("error", &format!("node stopped: {fault}"));
                 self.view.fault = Some(fault);
                 self.view.connected = false;
@@ -290,14 +322,18 @@ impl Driver {
                 let bytes = Proposal {
                     client: self.outbox.client,
                     seq,
-                    command,
+                    command: command.clone(),
                 }
                 .encode();
-                self.outbox.queue.push_back(Queued { seq, bytes, reply });
-                self.view.pending = self.outbox.queue.len();
-                if self.outbox.queue.len() == 1 {
-                    self.propose_head();
-                }
+                // Proposed once durable (see `persist_outbox`).
+                self.outbox.queue.push_back(Queued {
+                    seq,
+                    command,
+                    bytes,
+                    durable: false,
+                    reply: Some(reply),
+                });
+                self.refresh_pending();
             }
             Input::Closing => {
                 // A closing leader hands over to its most up-to-date peer
@@ -347,7 +383,7 @@ impl Driver {
     /// copies commit, the calendar changes once.
     fn propose_head(&mut self) {
         self.outbox.since_sent = 0;
-        if let Some(head) = self.outbox.queue.front() {
+        if let Some(head) = self.outbox.queue.front().filter(|q| q.durable) {
             if let Err(e) = self.raw.propose(head.bytes.clone()) {
                 super::console_log("debug", &format!("proposal {} waits: {e}", head.seq));
             }
@@ -435,11 +471,54 @@ impl Driver {
             return;
         }
         if let Some(done) = self.outbox.queue.pop_front() {
-            let _ = done.reply.send(result);
+            self.outbox.settled.push(done.seq);
+            match (done.reply, result) {
+                (Some(reply), result) => {
+                    let _ = reply.send(result);
+                }
+                (None, Err(rejection)) => {
+                    self.view.notice = Some(format!(
+                        "An edit saved earlier was refused by the cluster: {rejection}."
+                    ));
+                }
+                (None, Ok(_)) => {}
+            }
         }
-        self.view.pending = self.outbox.queue.len();
-        self.dirty = true;
+        self.refresh_pending();
         self.propose_head();
+    }
+
+    /// Write new outbox items and forget settled ones, durably, then propose
+    /// the head if it just became durable.
+    async fn persist_outbox(&mut self) -> Result<(), String> {
+        let add: Vec<(u64, Vec<u8>)> = self
+            .outbox
+            .queue
+            .iter()
+            .filter(|q| !q.durable)
+            .map(|q| (q.seq, q.bytes.clone()))
+            .collect();
+        if add.is_empty() && self.outbox.settled.is_empty() {
+            return Ok(());
+        }
+        let settled = std::mem::take(&mut self.outbox.settled);
+        self.store
+            .save_outbox(self.outbox.client, self.outbox.next_seq, &add, &settled)
+            .await
+            .map_err(|e| e.to_string())?;
+        let head_was_new = self.outbox.queue.front().is_some_and(|q| !q.durable);
+        for q in self.outbox.queue.iter_mut() {
+            q.durable = true;
+        }
+        if head_was_new {
+            self.propose_head();
+        }
+        Ok(())
+    }
+
+    fn refresh_pending(&mut self) {
+        self.view.pending = self.outbox.queue.iter().map(|q| q.command.clone()).collect();
+        self.dirty = true;
     }
 
     fn refresh_events(&mut self) {

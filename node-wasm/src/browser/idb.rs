@@ -1,8 +1,9 @@
 //! IndexedDB storage for one node.
 //!
-//! Layout (schema version 1): object store `meta` (key `"hard_state"`),
-//! `log` (key = entry index as a number), `snapshot` (key `"snapshot"`).
-//! Values are postcard bytes in a `Uint8Array`.
+//! Layout (schema version 2): object store `meta` (keys `"hard_state"`,
+//! `"client"`, `"next_seq"`), `log` (key = entry index as a number),
+//! `snapshot` (key `"snapshot"`), `outbox` (key = sequence number: this
+//! tab's edits not yet applied). Values are postcard bytes in a `Uint8Array`.
 //!
 //! Every `save` is ONE read-write transaction opened with
 //! `durability: "strict"`: Chrome's default since 121 is "relaxed", which may
@@ -20,12 +21,16 @@ use web_sys::{IdbDatabase, IdbFactory, IdbKeyRange, IdbOpenDbRequest, IdbRequest
 use crate::raft::{Entry, HardState, Snapshot, SnapshotUpdate};
 use crate::storage::PersistedState;
 
-const SCHEMA_VERSION: u32 = 1;
+/// 1: meta, log, snapshot. 2: + outbox (edits waiting for the cluster).
+const SCHEMA_VERSION: u32 = 2;
 const META: &str = "meta";
 const LOG: &str = "log";
 const SNAPSHOT: &str = "snapshot";
+const OUTBOX: &str = "outbox";
 const HARD_STATE_KEY: &str = "hard_state";
 const SNAPSHOT_KEY: &str = "snapshot";
+const CLIENT_KEY: &str = "client";
+const NEXT_SEQ_KEY: &str = "next_seq";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdbError {
@@ -145,7 +150,16 @@ fn decode<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Result
     postcard::from_bytes(&bytes).map_err(|e| IdbError::Corrupt(format!("{what}: {e}")))
 }
 
-/// An open node database. Cheap to clone? No: one per node, owned by the driver.
+/// What `load_outbox` finds: the session (if one was ever saved), the next
+/// sequence number to use, and the waiting edits as (seq, proposal bytes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredOutbox {
+    pub client: Option<u64>,
+    pub next_seq: u64,
+    pub items: Vec<(u64, Vec<u8>)>,
+}
+
+/// An open node database, owned by the driver.
 pub struct IdbStorage {
     db: IdbDatabase,
 }
@@ -165,9 +179,10 @@ impl IdbStorage {
                 let Ok(db) = req.result().and_then(|r| r.dyn_into::<IdbDatabase>()) else {
                     return;
                 };
-                // Version 0 → 1: create every store. Later versions add steps here.
+                // Every version only adds stores: create whichever are missing
+                // (0 → 2 creates all four, 1 → 2 adds the outbox).
                 let names = db.object_store_names();
-                for store in [META, LOG, SNAPSHOT] {
+                for store in [META, LOG, SNAPSHOT, OUTBOX] {
                     if !names.contains(store) {
                         if let Err(e) = db.create_object_store(store) {
                             super::console_log("error", &format!("creating store {store}: {}", describe(&e)));
@@ -199,11 +214,10 @@ impl IdbStorage {
     }
 
     fn transaction(&self, mode: &str) -> Result<IdbTransaction, IdbError> {
-        let stores = Array::of3(
-            &JsValue::from_str(META),
-            &JsValue::from_str(LOG),
-            &JsValue::from_str(SNAPSHOT),
-        );
+        let stores: Array = [META, LOG, SNAPSHOT, OUTBOX]
+            .iter()
+            .map(|s| JsValue::from_str(s))
+            .collect();
         let options = Object::new();
         Reflect::set(&options, &"durability".into(), &"strict".into())
             .map_err(|e| IdbError::Transaction(describe(&e)))?;
@@ -288,6 +302,60 @@ impl IdbStorage {
             let meta = txn.object_store(META).map_err(fail)?;
             meta.put_with_key(&encode(hs), &JsValue::from_str(HARD_STATE_KEY))
                 .map_err(fail)?;
+        }
+        wait_transaction(&txn).await
+    }
+
+    /// This node's client session and the edits still waiting for the cluster.
+    pub async fn load_outbox(&self) -> Result<StoredOutbox, IdbError> {
+        let txn = self.transaction("readonly")?;
+        let fail = |e: JsValue| IdbError::Transaction(describe(&e));
+        let meta = txn.object_store(META).map_err(fail)?;
+        let client_req = meta.get(&JsValue::from_str(CLIENT_KEY)).map_err(fail)?;
+        let seq_req = meta.get(&JsValue::from_str(NEXT_SEQ_KEY)).map_err(fail)?;
+        let items_req = txn.object_store(OUTBOX).and_then(|s| s.get_all()).map_err(fail)?;
+        let client = wait_request(&client_req).await?;
+        let next_seq = wait_request(&seq_req).await?;
+        let items = wait_request(&items_req).await?;
+        Ok(StoredOutbox {
+            client: (!client.is_undefined())
+                .then(|| decode(&client, "client id"))
+                .transpose()?,
+            next_seq: match next_seq.is_undefined() {
+                true => 1,
+                false => decode(&next_seq, "next sequence number")?,
+            },
+            items: Array::from(&items)
+                .iter()
+                .map(|v| decode::<(u64, Vec<u8>)>(&v, "outbox item"))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// Durably record the session, new outbox items and settled ones, in one
+    /// strict transaction: an edit the UI shows as pending survives a crash.
+    pub async fn save_outbox(
+        &self,
+        client: u64,
+        next_seq: u64,
+        add: &[(u64, Vec<u8>)],
+        remove: &[u64],
+    ) -> Result<(), IdbError> {
+        let txn = self.transaction("readwrite")?;
+        let fail = |e: JsValue| IdbError::Transaction(describe(&e));
+        let meta = txn.object_store(META).map_err(fail)?;
+        meta.put_with_key(&encode(&client), &JsValue::from_str(CLIENT_KEY))
+            .map_err(fail)?;
+        meta.put_with_key(&encode(&next_seq), &JsValue::from_str(NEXT_SEQ_KEY))
+            .map_err(fail)?;
+        let outbox = txn.object_store(OUTBOX).map_err(fail)?;
+        for item in add {
+            outbox
+                .put_with_key(&encode(item), &JsValue::from_f64(item.0 as f64))
+                .map_err(fail)?;
+        }
+        for seq in remove {
+            outbox.delete(&JsValue::from_f64(*seq as f64)).map_err(fail)?;
         }
         wait_transaction(&txn).await
     }
