@@ -1,118 +1,51 @@
 //! IndexedDB storage in a real browser (headless Chromium via
-//! wasm-bindgen-test): what is saved survives dropping every handle.
+//! wasm-bindgen-test): the storage conformance suite, and the outbox.
 
 #![cfg(target_arch = "wasm32")]
 
 use node_wasm::browser::idb::IdbStorage;
-use node_wasm::raft::{Entry, HardState, Payload, Snapshot, SnapshotMeta, SnapshotUpdate};
+use node_wasm::raft::{Entry, HardState, SnapshotUpdate};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn entry(index: u64, term: u64, cmd: &[u8]) -> Entry {
-    Entry {
-        term,
-        index,
-        payload: Payload::Command(cmd.to_vec()),
+mod conformance;
+
+/// An IndexedDB store under test, remembering its name to reopen it.
+struct Idb {
+    name: String,
+    store: IdbStorage,
+}
+
+impl conformance::Store for Idb {
+    async fn save(&mut self, snapshot: Option<&SnapshotUpdate>, hs: Option<&HardState>, entries: &[Entry]) {
+        self.store.save(snapshot, hs, entries).await.unwrap();
     }
+
+    async fn load(&self) -> node_wasm::storage::PersistedState {
+        self.store.load().await.unwrap()
+    }
+
+    async fn reopen(self) -> Self {
+        self.store.close();
+        let store = IdbStorage::open(&self.name).await.unwrap();
+        Self { name: self.name, store }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn indexeddb_store_conforms() {
+    conformance::run_all(|scenario| async move {
+        let name = db_name(scenario);
+        let store = IdbStorage::open(&name).await.unwrap();
+        Idb { name, store }
+    })
+    .await;
 }
 
 /// Every test gets its own database: all tests of a binary share one page.
 fn db_name(test: &str) -> String {
     format!("raftcal-test/{test}/{}", js_sys::Math::random())
-}
-
-#[wasm_bindgen_test]
-async fn hard_state_and_entries_survive_reopening() {
-    let name = db_name("reopen");
-    let hs = HardState {
-        term: 3,
-        vote: Some(2),
-        commit: 2,
-    };
-    let entries = vec![
-        entry(1, 1, b"a"),
-        Entry {
-            term: 2,
-            index: 2,
-            payload: Payload::Noop,
-        },
-        entry(3, 3, b"c"),
-    ];
-    {
-        let store = IdbStorage::open(&name).await.unwrap();
-        assert_eq!(
-            store.load().await.unwrap(),
-            Default::default(),
-            "a new database is empty"
-        );
-        store.save(None, Some(&hs), &entries).await.unwrap();
-        store.close();
-    }
-    let store = IdbStorage::open(&name).await.unwrap();
-    let back = store.load().await.unwrap();
-    assert_eq!(back.hard_state, hs);
-    assert_eq!(back.entries, entries);
-}
-
-#[wasm_bindgen_test]
-async fn a_conflicting_write_replaces_the_suffix() {
-    let name = db_name("truncate");
-    let store = IdbStorage::open(&name).await.unwrap();
-    let first = [entry(1, 1, b"a"), entry(2, 1, b"b"), entry(3, 1, b"c")];
-    store.save(None, None, &first).await.unwrap();
-    // A new leader's entry at index 2 replaces 2 and drops 3.
-    store.save(None, None, &[entry(2, 2, b"B")]).await.unwrap();
-    store.close();
-    let store = IdbStorage::open(&name).await.unwrap();
-    let back = store.load().await.unwrap();
-    assert_eq!(back.entries, vec![entry(1, 1, b"a"), entry(2, 2, b"B")]);
-    assert_eq!(back.hard_state, HardState::default());
-}
-
-fn snapshot(index: u64, term: u64, data: &[u8]) -> Snapshot {
-    Snapshot {
-        meta: SnapshotMeta {
-            index,
-            term,
-            voters: vec![1, 2, 3],
-        },
-        data: data.to_vec(),
-    }
-}
-
-#[wasm_bindgen_test]
-async fn snapshots_drop_the_entries_they_cover() {
-    let name = db_name("snapshot");
-    let store = IdbStorage::open(&name).await.unwrap();
-    let log: Vec<Entry> = (1..=5).map(|i| entry(i, 1, b"x")).collect();
-    store.save(None, None, &log).await.unwrap();
-    // Compaction at 3: entries 1..=3 go, 4..=5 stay.
-    let compacted = SnapshotUpdate::Compacted(snapshot(3, 1, b"state@3"));
-    store.save(Some(&compacted), None, &[]).await.unwrap();
-    store.close();
-    let store = IdbStorage::open(&name).await.unwrap();
-    let back = store.load().await.unwrap();
-    assert_eq!(back.snapshot, Some(snapshot(3, 1, b"state@3")));
-    assert_eq!(back.entries, log[3..].to_vec());
-    // An installed snapshot from a leader with a different history discards
-    // the whole log, in the same transaction as the new hard state.
-    let installed = SnapshotUpdate::Installed {
-        snapshot: snapshot(9, 4, b"state@9"),
-        discard_log: true,
-    };
-    let hs = HardState {
-        term: 4,
-        vote: None,
-        commit: 9,
-    };
-    store.save(Some(&installed), Some(&hs), &[]).await.unwrap();
-    store.close();
-    let store = IdbStorage::open(&name).await.unwrap();
-    let back = store.load().await.unwrap();
-    assert_eq!(back.snapshot, Some(snapshot(9, 4, b"state@9")));
-    assert!(back.entries.is_empty());
-    assert_eq!(back.hard_state, hs);
 }
 
 #[wasm_bindgen_test]
