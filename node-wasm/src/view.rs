@@ -24,4 +24,7 @@ pub struct View {
     /// Something the user should know that no form is waiting for: an edit
     /// saved while offline that the cluster refused when it came back.
     pub notice: Option<String>,
+    /// Every node slot is taken by other tabs: this tab only follows what
+    /// they committed and cannot edit.
+    pub observer: bool,
 }

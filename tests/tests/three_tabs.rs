@@ -5,13 +5,15 @@ use std::time::Duration;
 use e2e::{one_leader, sorted_titles, App, Browser};
 
 /// Three tabs form a cluster with exactly one leader; an event added in a
-/// follower tab is committed through Raft and appears in all three; a
-/// reloaded tab resumes its node from IndexedDB and still shows it.
+/// follower tab is committed through Raft and appears in all three; a fourth
+/// tab becomes a read-only observer that shows it too; a reloaded tab
+/// resumes its node from IndexedDB and still shows it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_tabs_elect_one_leader_and_share_an_event() -> anyhow::Result<()> {
     let app = App::start().await?;
     let mut browser = Browser::launch().await?;
-    let (tabs, states) = browser.open_cluster(&app.room_url("three-tabs"), 3).await?;
+    let tabs_url = app.room_url("three-tabs");
+    let (tabs, states) = browser.open_cluster(&tabs_url, 3).await?;
     let mut slots: Vec<_> = states.iter().filter_map(|s| s.node.clone()).collect();
     slots.sort();
     assert_eq!(slots, ["1", "2", "3"], "each tab claims its own node slot");
@@ -29,6 +31,18 @@ async fn three_tabs_elect_one_leader_and_share_an_event() -> anyhow::Result<()> 
         .await?;
 
     browser.screenshot_if_asked(&follower, "follower-after-adding").await?;
+
+    // A fourth tab finds every node taken: it observes, read-only.
+    let fourth = browser.open_tab(&tabs_url).await?;
+    browser
+        .wait_for(
+            std::slice::from_ref(&fourth),
+            Duration::from_secs(30),
+            "an observer tab",
+            |s| s[0].role.as_deref() == Some("Observer") && s[0].titles == ["Design review"],
+        )
+        .await?;
+    browser.close_tab(&fourth).await?;
     let reloaded = tabs[0].clone();
     let before = browser.read(&reloaded).await?.node;
     browser.reload(&reloaded).await?;

@@ -43,6 +43,21 @@ fn new_event_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Ask the browser not to evict this origin's IndexedDB under storage
+/// pressure (`navigator.storage.persist()`); browsers grant it on a user
+/// gesture, so this runs when the user adds an event. Best effort.
+fn ask_for_persistent_storage() {
+    use js_sys::{Function, Reflect};
+    let Some(window) = web_sys::window() else { return };
+    let storage = Reflect::get(&window.navigator(), &"storage".into()).unwrap_or_default();
+    if let Some(persist) = Reflect::get(&storage, &"persist".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+    {
+        let _ = persist.call0(&storage);
+    }
+}
+
 /// The next full hour in the browser's local time, and an hour after it.
 fn default_times() -> (String, String) {
     let now = js_sys::Date::new_0();
@@ -105,6 +120,7 @@ pub fn App() -> Html {
                 return dispatcher.dispatch(Action::SubmitFailed("The node is still starting.".into()));
             };
             dispatcher.dispatch(Action::Submitted);
+            ask_for_persistent_storage();
             let dispatcher = dispatcher.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 // Shown as pending (from the node's outbox) until the cluster
@@ -139,6 +155,11 @@ pub fn App() -> Html {
                 <span class="room">{ "room " }<b id="room">{ view.room.clone() }</b></span>
             </header>
             <ClusterPanel view={view.clone()} />
+            if view.observer {
+                <div id="observer" class="banner info">
+                    { "All three nodes of this room are open in other tabs, so this tab is an observer: it shows what they have committed and cannot edit. Close one of them and reload this tab to take its node." }
+                </div>
+            }
             if let Some(reason) = state::read_only_reason(&view) {
                 <div id="read-only" class="banner warn">
                     { format!("Read-only for now: {reason}. New events are kept in this tab and sent once a majority of the nodes is back.") }
@@ -150,9 +171,11 @@ pub fn App() -> Html {
             if let Some(fault) = view.fault.clone() {
                 <div id="fault" class="banner error">{ format!("This node stopped: {fault}. Nothing new is saved here; reload the tab.") }</div>
             }
-            <section class="card">
-                <EventForm on_create={on_create} error={state.form_error.clone()} />
-            </section>
+            if !view.observer {
+                <section class="card">
+                    <EventForm on_create={on_create} error={state.form_error.clone()} />
+                </section>
+            }
             <section class="card">
                 <EventList events={view.events.clone()} pending={view.pending.clone()} />
             </section>
@@ -169,7 +192,11 @@ struct ClusterProps {
 fn ClusterPanel(props: &ClusterProps) -> Html {
     let v = &props.view;
     let s = &v.status;
-    let role = state::role_label(s.role);
+    let role = if v.observer {
+        "Observer"
+    } else {
+        state::role_label(s.role)
+    };
     let role_class = format!("role {}", role.to_lowercase());
     let leader = s.leader.map_or("none".to_string(), |l| l.to_string());
     let online = if v.online.is_empty() {
@@ -179,7 +206,9 @@ fn ClusterPanel(props: &ClusterProps) -> Html {
     };
     html! {
         <section id="cluster" class="card cluster">
-            <span><span class="label">{ "node " }</span><b id="node-id">{ v.slot }</b></span>
+            if !v.observer {
+                <span><span class="label">{ "node " }</span><b id="node-id">{ v.slot }</b></span>
+            }
             <span id="role" class={role_class}>{ role }</span>
             <span><span class="label">{ "term " }</span><b id="term">{ s.term }</b></span>
             <span><span class="label">{ "leader " }</span><b id="leader">{ leader }</b></span>
@@ -188,7 +217,9 @@ fn ClusterPanel(props: &ClusterProps) -> Html {
             if !v.pending.is_empty() {
                 <span id="pending">{ format!("{} waiting for the cluster", plural(v.pending.len(), "edit", "edits")) }</span>
             }
-            if v.connected {
+            if v.observer {
+                <span id="connection">{ "following the other tabs" }</span>
+            } else if v.connected {
                 <span id="connection">{ "relay connected" }</span>
             } else {
                 <span id="connection" class="offline">{ "relay offline — reconnecting" }</span>

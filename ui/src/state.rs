@@ -98,7 +98,7 @@ pub fn role_label(role: Role) -> &'static str {
 /// Why this tab cannot commit right now, if it cannot: no leader is known,
 /// and the nodes it would need are not all online. `None` while a leader leads.
 pub fn read_only_reason(view: &View) -> Option<String> {
-    if view.status.leader.is_some() {
+    if view.status.leader.is_some() || view.observer {
         return None;
     }
     let missing: Vec<String> = (1..=CLUSTER_SIZE)
@@ -169,6 +169,7 @@ mod tests {
             fault: None,
             pending: vec![],
             notice: None,
+            observer: false,
         })
     }
 

@@ -89,6 +89,10 @@ pub enum SubmitError {
 }
 
 impl NodeHandle {
+    pub(crate) fn new(inputs: mpsc::UnboundedSender<Input>) -> Self {
+        Self { inputs }
+    }
+
     /// Hand a command to the cluster and wait until it is committed and
     /// applied (its outcome) or refused (the rejection). While no leader is
     /// reachable the command waits and is retried; it is applied at most
@@ -126,7 +130,12 @@ pub async fn start(opts: BootOptions, on_change: impl Fn(Rc<View>) + 'static) ->
     let remembered = session_storage()
         .and_then(|s| s.get_item(&session_slot_key(&opts.room)).ok().flatten())
         .and_then(|v| v.parse().ok());
-    let slot = claim_slot(&opts.room, opts.cluster_size, opts.wanted_slot, remembered).await?;
+    let slot = match claim_slot(&opts.room, opts.cluster_size, opts.wanted_slot, remembered).await {
+        Ok(slot) => slot,
+        // No `?node=` asked for, and every node is open elsewhere: observe.
+        Err(LockError::AllTaken { .. }) => return Ok(super::observer::start(opts, on_change)),
+        Err(e) => return Err(e.into()),
+    };
     if let Some(s) = session_storage() {
         let _ = s.set_item(&session_slot_key(&opts.room), &slot.to_string());
     }
@@ -209,6 +218,7 @@ pub async fn start(opts: BootOptions, on_change: impl Fn(Rc<View>) + 'static) ->
             fault: None,
             pending: Vec::new(),
             notice: None,
+            observer: false,
         },
         on_change: Box::new(on_change),
         _ticker: ticker,

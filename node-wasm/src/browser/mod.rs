@@ -4,12 +4,14 @@
 //! - `idb`: IndexedDB storage (strict-durability transactions).
 //! - `socket`: the WebSocket to the relay.
 //! - `locks`: claiming a node slot with the Web Locks API.
+//! - `observer`: a tab with no free slot follows the others' committed state.
 //! - `driver`: the one event loop — timers, socket and proposals in; persist,
 //!   send, apply, notify out — and the handle the UI holds.
 
 pub mod driver;
 pub mod idb;
 pub mod locks;
+mod observer;
 pub(crate) mod socket;
 
 pub use driver::{start, BootError, BootOptions, NodeHandle, SubmitError};

@@ -70,6 +70,8 @@ pub enum Rejection {
     Malformed,
     #[error("an older request from this client, already superseded")]
     StaleRequest,
+    #[error("this tab is an observer; edit in a tab that runs a node")]
+    ReadOnlyObserver,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
