@@ -321,10 +321,29 @@ fn test() -> Result<()> {
 
 /// Benchmarks: speed and cost figures, measured side by side in one run.
 fn bench() -> Result<()> {
+    ensure_build_tools()?;
     step("Raft core: messages and throughput on an in-memory 3-node cluster");
     run_cmd(cmd(cargo()).args(["bench", "-p", "node-wasm", "--bench", "raft"]))?;
     step("relay vs a bare tokio-tungstenite echo server, each in its own process");
-    run_cmd(cmd(cargo()).args(["bench", "-p", "relay", "--bench", "relay"]))
+    run_cmd(cmd(cargo()).args(["bench", "-p", "relay", "--bench", "relay"]))?;
+    step("IndexedDB in headless Chromium: strict vs relaxed writes, batching");
+    ensure_chromium()?;
+    let chromedriver = which("chromedriver").unwrap_or_else(|| PathBuf::from("chromedriver"));
+    run_cmd(
+        cmd(cargo())
+            .args([
+                "test",
+                "--release",
+                "--target",
+                WASM_TARGET,
+                "-p",
+                "node-wasm",
+                "--test",
+                "idb_bench",
+            ])
+            .env("CHROMEDRIVER", &chromedriver)
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "300"),
+    )
 }
 
 /// A simulation campaign of any size: `--seeds`, `--ticks`, `--first-seed`.

@@ -162,6 +162,15 @@ pub struct StoredOutbox {
 /// An open node database, owned by the driver.
 pub struct IdbStorage {
     db: IdbDatabase,
+    durability: Durability,
+}
+
+/// How a write transaction asks to be committed. RaftCal nodes always use
+/// `Strict`; `Relaxed` exists so the benchmark can show what strictness costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    Strict,
+    Relaxed,
 }
 
 impl IdbStorage {
@@ -210,7 +219,16 @@ impl IdbStorage {
         let on_version_change = Closure::<dyn FnMut()>::new(move || db_for_close.close());
         db.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
         on_version_change.forget();
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            durability: Durability::Strict,
+        })
+    }
+
+    /// The same store with another durability (benchmarks only).
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
     }
 
     fn transaction(&self, mode: &str) -> Result<IdbTransaction, IdbError> {
@@ -219,7 +237,11 @@ impl IdbStorage {
             .map(|s| JsValue::from_str(s))
             .collect();
         let options = Object::new();
-        Reflect::set(&options, &"durability".into(), &"strict".into())
+        let durability = match self.durability {
+            Durability::Strict => "strict",
+            Durability::Relaxed => "relaxed",
+        };
+        Reflect::set(&options, &"durability".into(), &durability.into())
             .map_err(|e| IdbError::Transaction(describe(&e)))?;
         self.db
             .unchecked_ref::<DatabaseWithOptions>()
