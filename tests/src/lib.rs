@@ -82,7 +82,9 @@ fn free_port() -> Result<u16> {
 pub struct TabState {
     pub node: Option<String>,
     pub role: Option<String>,
+    pub term: Option<String>,
     pub leader: Option<String>,
+    pub visible: bool,
     /// Committed events.
     pub titles: Vec<String>,
     /// This tab's edits still waiting for the cluster.
@@ -92,7 +94,20 @@ pub struct TabState {
 }
 
 impl Browser {
+    /// Chromium with chromedriver's anti-throttling switches, named
+    /// explicitly: these tests are about consensus, not hidden tabs.
     pub async fn launch() -> Result<Self> {
+        Self::launch_with(false).await
+    }
+
+    /// Chromium that throttles hidden tabs as a user's browser does:
+    /// chromedriver's silent `--disable-background-timer-throttling` and
+    /// `--disable-backgrounding-occluded-windows` are excluded.
+    pub async fn launch_throttled() -> Result<Self> {
+        Self::launch_with(true).await
+    }
+
+    async fn launch_with(throttled: bool) -> Result<Self> {
         let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
         let port = free_port()?;
         let driver = Command::new(&chromedriver)
@@ -105,21 +120,33 @@ impl Browser {
             })?;
         let profile = TempDir(std::env::temp_dir().join(format!("raftcal-e2e-{port}")));
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        let caps = json!({
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                    "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--disable-quic",
-                    // Say explicitly what chromedriver adds silently: these
-                    // tests are about consensus, not hidden-tab throttling.
-                    "--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows",
-                    "--disable-renderer-backgrounding",
-                    format!("--user-data-dir={}", profile.0.display()),
-                ]
-            }
-        });
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-dev-shm-usage",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.push(format!("--user-data-dir={}", profile.0.display()));
+        let throttling_switches = [
+            "disable-background-timer-throttling",
+            "disable-backgrounding-occluded-windows",
+        ];
+        let mut options = json!({ "binary": chromium });
+        if throttled {
+            options["excludeSwitches"] = json!(throttling_switches);
+        } else {
+            args.extend(throttling_switches.iter().map(|s| format!("--{s}")));
+            args.push("--disable-renderer-backgrounding".into());
+        }
+        options["args"] = json!(args);
+        let caps = json!({ "goog:chromeOptions": options });
         let Value::Object(caps) = caps else { unreachable!() };
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -165,7 +192,8 @@ impl Browser {
             .execute(
                 r#"const t = (s) => document.querySelector(s)?.textContent ?? null;
                    return {
-                     node: t('#node-id'), role: t('#role'), leader: t('#leader'),
+                     node: t('#node-id'), role: t('#role'), term: t('#term'), leader: t('#leader'),
+                     visible: document.visibilityState === 'visible',
                      titles: [...document.querySelectorAll('#events li.event:not(.pending) .title')].map(e => e.textContent),
                      pending: [...document.querySelectorAll('#events li.pending .title')].map(e => e.textContent),
                      read_only: !!document.querySelector('#read-only'),
@@ -178,7 +206,9 @@ impl Browser {
         Ok(TabState {
             node: s("node"),
             role: s("role"),
+            term: s("term"),
             leader: s("leader"),
+            visible: v.get("visible").and_then(Value::as_bool).unwrap_or(false),
             titles: strings(&v, "titles"),
             pending: strings(&v, "pending"),
             read_only: v.get("read_only").and_then(Value::as_bool).unwrap_or(false),

@@ -10,13 +10,13 @@ use std::rc::Rc;
 
 use futures::channel::{mpsc, oneshot};
 use futures::StreamExt;
-use gloo_timers::callback::Interval;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
 use super::idb::{IdbError, IdbStorage};
 use super::locks::{claim_slot, LockError};
 use super::socket::Socket;
+use super::ticker::Ticker;
 use crate::calendar::{Command, Outcome, Rejection};
 use crate::machine::{Machine, Proposal, SnapshotError};
 use crate::raft::{Config, NodeId, Payload, RawNode, RestoreError, SnapshotUpdate};
@@ -180,10 +180,7 @@ pub async fn start(opts: BootOptions, on_change: impl Fn(Rc<View>) + 'static) ->
         url.push_str(token);
     }
     let socket = Socket::connect(&url, tx.clone()).map_err(BootError::Socket)?;
-    let ticker_tx = tx.clone();
-    let ticker = Interval::new(TICK_MS, move || {
-        let _ = ticker_tx.unbounded_send(Input::Tick);
-    });
+    let ticker = Ticker::start(TICK_MS, tx.clone());
     let closing_tx = tx.clone();
     let on_pagehide = Closure::<dyn FnMut()>::new(move || {
         let _ = closing_tx.unbounded_send(Input::Closing);
@@ -269,7 +266,7 @@ struct Driver {
     /// `view` changed since it was last published.
     dirty: bool,
     on_change: Box<dyn Fn(Rc<View>)>,
-    _ticker: Interval,
+    _ticker: Ticker,
     _on_pagehide: Closure<dyn FnMut()>,
 }
 

@@ -3,6 +3,7 @@
 //! # Layout
 //! - `idb`: IndexedDB storage (strict-durability transactions).
 //! - `socket`: the WebSocket to the relay.
+//! - `ticker`: the node's clock, from a worker so hidden tabs keep time.
 //! - `locks`: claiming a node slot with the Web Locks API.
 //! - `observer`: a tab with no free slot follows the others' committed state.
 //! - `driver`: the one event loop — timers, socket and proposals in; persist,
@@ -13,6 +14,7 @@ pub mod idb;
 pub mod locks;
 mod observer;
 pub(crate) mod socket;
+mod ticker;
 
 pub use driver::{start, BootError, BootOptions, NodeHandle, SubmitError};
 
