@@ -77,6 +77,25 @@ fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// A Chrome DevTools Protocol command sent through chromedriver's
+/// `goog/cdp/execute` endpoint, to the current window's page.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _url: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params }).to_string();
+        (http::Method::POST, Some(body))
+    }
+}
+
 /// The node state a tab shows, read from its DOM.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TabState {
@@ -259,6 +278,32 @@ impl Browser {
         let png = self.client.screenshot().await?;
         std::fs::create_dir_all(&dir)?;
         std::fs::write(PathBuf::from(dir).join(format!("{name}.png")), png)?;
+        Ok(())
+    }
+
+    /// Freeze a tab's page (Page Lifecycle "frozen": no timers, no event
+    /// handling — a tab the browser or the OS put to sleep), then bring
+    /// `front` to the front. Do not read a frozen tab.
+    pub async fn freeze(&mut self, tab: &WindowHandle, front: &WindowHandle) -> Result<()> {
+        self.client.switch_to_window(front.clone()).await?;
+        self.client.switch_to_window(tab.clone()).await?;
+        self.set_lifecycle("frozen").await?;
+        self.client.switch_to_window(front.clone()).await?;
+        Ok(())
+    }
+
+    /// Wake a frozen tab up.
+    pub async fn thaw(&mut self, tab: &WindowHandle) -> Result<()> {
+        self.client.switch_to_window(tab.clone()).await?;
+        self.set_lifecycle("active").await
+    }
+
+    async fn set_lifecycle(&mut self, state: &str) -> Result<()> {
+        let cmd = Cdp {
+            cmd: "Page.setWebLifecycleState",
+            params: json!({ "state": state }),
+        };
+        self.client.issue_cmd(cmd).await?;
         Ok(())
     }
 

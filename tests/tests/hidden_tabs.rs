@@ -56,3 +56,49 @@ async fn a_hidden_leader_keeps_a_stable_cluster() -> anyhow::Result<()> {
     );
     browser.quit().await
 }
+
+/// A frozen leader (its page put to sleep, its socket still open, so nobody
+/// is told it left) is replaced by an election among the other two, which
+/// keep committing; when it thaws it sees the newer term, steps down, and
+/// catches up — one leader, nothing lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_leader_is_replaced_and_steps_down_when_it_thaws() -> anyhow::Result<()> {
+    let app = App::start().await?;
+    let mut browser = Browser::launch().await?;
+    let (tabs, states) = browser.open_cluster(&app.room_url("frozen"), 3).await?;
+    let leader = states.iter().position(|s| s.role.as_deref() == Some("Leader")).unwrap();
+    let old_leader = states[leader].node.clone();
+    let others: Vec<_> = (0..3).filter(|&i| i != leader).map(|i| tabs[i].clone()).collect();
+
+    browser.freeze(&tabs[leader], &others[0]).await?;
+    browser
+        .wait_for(
+            &others,
+            Duration::from_secs(30),
+            "a new leader among the other two",
+            |s| e2e::one_leader(s) && s.iter().all(|t| t.leader != old_leader),
+        )
+        .await?;
+    browser.create_event(&others[0], "While frozen").await?;
+    browser
+        .wait_for(&others, Duration::from_secs(30), "the event committed by two", |s| {
+            s.iter().all(|t| t.titles == ["While frozen"])
+        })
+        .await?;
+
+    browser.thaw(&tabs[leader]).await?;
+    let after = browser
+        .wait_for(
+            &tabs,
+            Duration::from_secs(30),
+            "one leader again, and the old one caught up",
+            |s| e2e::one_leader(s) && s.iter().all(|t| t.titles == ["While frozen"]),
+        )
+        .await?;
+    assert_eq!(
+        after[leader].role.as_deref(),
+        Some("Follower"),
+        "the thawed leader stepped down"
+    );
+    browser.quit().await
+}
