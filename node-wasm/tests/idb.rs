@@ -26,6 +26,10 @@ impl conformance::Store for Idb {
         self.store.load().await.unwrap()
     }
 
+    async fn save_torn(&mut self, hs: Option<&HardState>, entries: &[Entry]) {
+        self.store.save_torn(hs, entries).await.unwrap();
+    }
+
     async fn reopen(self) -> Self {
         self.store.close();
         let store = IdbStorage::open(&self.name).await.unwrap();

@@ -21,6 +21,9 @@ impl Store for MemStorage {
     async fn reopen(self) -> Self {
         self
     }
+
+    /// The simulator's crash: a write in flight is simply never applied.
+    async fn save_torn(&mut self, _hs: Option<&HardState>, _entries: &[Entry]) {}
 }
 
 #[test]

@@ -328,6 +328,29 @@ impl IdbStorage {
         wait_transaction(&txn).await
     }
 
+    /// A write that never finishes, as when the tab dies mid-transaction: the
+    /// same requests as `save`, then the transaction is aborted. Used by the
+    /// conformance suite to show a torn write leaves nothing behind.
+    pub async fn save_torn(&self, hard_state: Option<&HardState>, entries: &[Entry]) -> Result<(), IdbError> {
+        let txn = self.transaction("readwrite")?;
+        let fail = |e: JsValue| IdbError::Transaction(describe(&e));
+        let log = txn.object_store(LOG).map_err(fail)?;
+        for e in entries {
+            log.put_with_key(&encode(e), &JsValue::from_f64(e.index as f64))
+                .map_err(fail)?;
+        }
+        if let Some(hs) = hard_state {
+            let meta = txn.object_store(META).map_err(fail)?;
+            meta.put_with_key(&encode(hs), &JsValue::from_str(HARD_STATE_KEY))
+                .map_err(fail)?;
+        }
+        txn.abort().map_err(fail)?;
+        match wait_transaction(&txn).await {
+            Err(_) => Ok(()), // aborted, as intended
+            Ok(()) => Err(IdbError::Transaction("an aborted transaction committed".into())),
+        }
+    }
+
     /// This node's client session and the edits still waiting for the cluster.
     pub async fn load_outbox(&self) -> Result<StoredOutbox, IdbError> {
         let txn = self.transaction("readonly")?;

@@ -15,6 +15,8 @@ pub trait Store: Sized {
     async fn load(&self) -> PersistedState;
     /// Drop every handle and open the same store again (a tab reload).
     async fn reopen(self) -> Self;
+    /// A write cut off by a crash before it completed.
+    async fn save_torn(&mut self, hs: Option<&HardState>, entries: &[Entry]);
 }
 
 pub fn entry(index: u64, term: u64) -> Entry {
@@ -47,6 +49,29 @@ pub async fn run_all<S: Store, F: std::future::Future<Output = S>>(mut fresh: im
     compact(fresh("compact")).await;
     install_snapshot(fresh("install")).await;
     hard_state_alone(fresh("hard-state")).await;
+    crash_between_writes(fresh("crash")).await;
+}
+
+/// A crash in the middle of a write: after reopening, the store holds
+/// exactly what the last completed write left — nothing of the torn one.
+async fn crash_between_writes<S: Store>(store: impl std::future::Future<Output = S>) {
+    let mut s = store.await;
+    let hs = HardState {
+        term: 2,
+        vote: Some(1),
+        commit: 2,
+    };
+    s.save(None, Some(&hs), &entries(1..=3, 2)).await;
+    let torn = HardState {
+        term: 3,
+        vote: Some(3),
+        commit: 4,
+    };
+    s.save_torn(Some(&torn), &entries(4..=6, 3)).await;
+    let s = s.reopen().await;
+    let back = s.load().await;
+    assert_eq!(back.hard_state, hs, "a torn write changed the hard state");
+    assert_eq!(back.entries, entries(1..=3, 2), "a torn write changed the log");
 }
 
 /// Appends in several writes, all there after a reopen.
