@@ -295,7 +295,17 @@ fn test() -> Result<()> {
     timed(
         "browser tests: wasm-bindgen-test in headless Chromium",
         cmd(cargo())
-            .args(["test", "--target", WASM_TARGET, "-p", "node-wasm", "--test", "idb"])
+            .args([
+                "test",
+                "--target",
+                WASM_TARGET,
+                "-p",
+                "node-wasm",
+                "--test",
+                "idb",
+                "--test",
+                "ticker",
+            ])
             .env("CHROMEDRIVER", &chromedriver)
             // Bounds a whole test binary, not one test (TOOLCHAIN.md).
             .env("WASM_BINDGEN_TEST_TIMEOUT", "180"),

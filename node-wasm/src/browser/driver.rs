@@ -180,7 +180,10 @@ pub async fn start(opts: BootOptions, on_change: impl Fn(Rc<View>) + 'static) ->
         url.push_str(token);
     }
     let socket = Socket::connect(&url, tx.clone()).map_err(BootError::Socket)?;
-    let ticker = Ticker::start(TICK_MS, tx.clone());
+    let ticker_tx = tx.clone();
+    let ticker = Ticker::start(TICK_MS, move || {
+        let _ = ticker_tx.unbounded_send(Input::Tick);
+    });
     let closing_tx = tx.clone();
     let on_pagehide = Closure::<dyn FnMut()>::new(move || {
         let _ = closing_tx.unbounded_send(Input::Closing);

@@ -14,7 +14,7 @@ pub mod idb;
 pub mod locks;
 mod observer;
 pub(crate) mod socket;
-mod ticker;
+pub mod ticker;
 
 pub use driver::{start, BootError, BootOptions, NodeHandle, SubmitError};
 

@@ -7,15 +7,15 @@
 //! the node runs on that. If a worker cannot be made, a main-thread interval
 //! stands in.
 
-use futures::channel::mpsc::UnboundedSender;
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use gloo_timers::callback::Interval;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, BlobPropertyBag, MessageEvent, Url, Worker};
 
-use super::driver::Input;
-
-pub(crate) enum Ticker {
+pub enum Ticker {
     Worker {
         worker: Worker,
         _on_message: Closure<dyn FnMut(MessageEvent)>,
@@ -27,8 +27,10 @@ pub(crate) enum Ticker {
 }
 
 impl Ticker {
-    pub(crate) fn start(every_ms: u32, inputs: UnboundedSender<Input>) -> Self {
-        match Self::worker(every_ms, inputs.clone()) {
+    /// Call `on_tick` every `every_ms` milliseconds until dropped.
+    pub fn start(every_ms: u32, on_tick: impl FnMut() + 'static) -> Self {
+        let on_tick = Rc::new(RefCell::new(on_tick));
+        match Self::worker(every_ms, on_tick.clone()) {
             Ok(t) => t,
             Err(e) => {
                 super::console_log(
@@ -36,15 +38,18 @@ impl Ticker {
                     &format!("no worker clock ({e:?}); hidden tabs will tick slowly"),
                 );
                 Ticker::Interval {
-                    _timer: Interval::new(every_ms, move || {
-                        let _ = inputs.unbounded_send(Input::Tick);
-                    }),
+                    _timer: Interval::new(every_ms, move || (on_tick.borrow_mut())()),
                 }
             }
         }
     }
 
-    fn worker(every_ms: u32, inputs: UnboundedSender<Input>) -> Result<Self, wasm_bindgen::JsValue> {
+    /// Whether the clock runs in a worker (and so survives hidden tabs).
+    pub fn in_worker(&self) -> bool {
+        matches!(self, Ticker::Worker { .. })
+    }
+
+    fn worker(every_ms: u32, on_tick: Rc<RefCell<impl FnMut() + 'static>>) -> Result<Self, wasm_bindgen::JsValue> {
         let script = format!("setInterval(function () {{ postMessage(0); }}, {every_ms});");
         let parts = js_sys::Array::of1(&script.into());
         let options = BlobPropertyBag::new();
@@ -52,9 +57,7 @@ impl Ticker {
         let blob = Blob::new_with_str_sequence_and_options(&parts, &options)?;
         let url = Url::create_object_url_with_blob(&blob)?;
         let worker = Worker::new(&url)?;
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |_| {
-            let _ = inputs.unbounded_send(Input::Tick);
-        });
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |_| (on_tick.borrow_mut())());
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         Ok(Ticker::Worker {
             worker,
