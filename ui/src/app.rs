@@ -94,6 +94,7 @@ pub fn App() -> Html {
                         cluster_size: CLUSTER_SIZE,
                         relay_url: relay_url(),
                         token: query.token,
+                        tick_ms: node_wasm::browser::driver::TICK_MS,
                     };
                     let on_change = {
                         let dispatcher = dispatcher.clone();

@@ -23,7 +23,8 @@ use crate::raft::{Config, NodeId, Payload, RawNode, RestoreError, SnapshotUpdate
 use crate::transport::codec::{self, Inbound};
 use crate::view::View;
 
-/// Milliseconds per Raft tick; `Config::new`'s tick counts assume 50 ms.
+/// The default milliseconds per Raft tick; `Config::new`'s tick counts
+/// (heartbeat 3, election 8..40) assume it.
 pub const TICK_MS: u32 = 50;
 /// Re-propose the head of the outbox after this many ticks without its
 /// result (2 s): the proposal or its forward may have been lost.
@@ -44,6 +45,8 @@ pub struct BootOptions {
     pub relay_url: String,
     /// The relay's access token, if it wants one (already URL-encoded).
     pub token: Option<String>,
+    /// Milliseconds per tick (timeouts are counted in ticks; see `TICK_MS`).
+    pub tick_ms: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -181,7 +184,7 @@ pub async fn start(opts: BootOptions, on_change: impl Fn(Rc<View>) + 'static) ->
     }
     let socket = Socket::connect(&url, tx.clone()).map_err(BootError::Socket)?;
     let ticker_tx = tx.clone();
-    let ticker = Ticker::start(TICK_MS, move || {
+    let ticker = Ticker::start(opts.tick_ms.max(1), move || {
         let _ = ticker_tx.unbounded_send(Input::Tick);
     });
     let closing_tx = tx.clone();
