@@ -294,21 +294,7 @@ fn test() -> Result<()> {
     )?;
     timed(
         "browser tests: wasm-bindgen-test in headless Chromium",
-        cmd(cargo())
-            .args([
-                "test",
-                "--target",
-                WASM_TARGET,
-                "-p",
-                "node-wasm",
-                "--test",
-                "idb",
-                "--test",
-                "ticker",
-            ])
-            .env("CHROMEDRIVER", &chromedriver)
-            // Bounds a whole test binary, not one test (TOOLCHAIN.md).
-            .env("WASM_BINDGEN_TEST_TIMEOUT", "180"),
+        &mut wasm_tests(&chromedriver, false, &["idb", "ticker"]),
     )?;
     timed(
         "UI build (trunk build --release)",
@@ -339,21 +325,24 @@ fn bench() -> Result<()> {
     step("IndexedDB in headless Chromium: strict vs relaxed writes, batching");
     ensure_chromium()?;
     let chromedriver = which("chromedriver").unwrap_or_else(|| PathBuf::from("chromedriver"));
-    run_cmd(
-        cmd(cargo())
-            .args([
-                "test",
-                "--release",
-                "--target",
-                WASM_TARGET,
-                "-p",
-                "node-wasm",
-                "--test",
-                "idb_bench",
-            ])
-            .env("CHROMEDRIVER", &chromedriver)
-            .env("WASM_BINDGEN_TEST_TIMEOUT", "300"),
-    )
+    run_cmd(wasm_tests(&chromedriver, true, &["idb_bench"]).args(["--", "--nocapture"]))
+}
+
+/// `cargo test` of node-wasm's browser test files in headless Chromium.
+fn wasm_tests(chromedriver: &Path, release: bool, tests: &[&str]) -> Command {
+    let mut c = cmd(cargo());
+    c.arg("test");
+    if release {
+        c.arg("--release");
+    }
+    c.args(["--target", WASM_TARGET, "-p", "node-wasm"]);
+    for t in tests {
+        c.args(["--test", t]);
+    }
+    c.env("CHROMEDRIVER", chromedriver)
+        // Bounds a whole test binary, not one test (TOOLCHAIN.md).
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "300");
+    c
 }
 
 /// A simulation campaign of any size: `--seeds`, `--ticks`, `--first-seed`.

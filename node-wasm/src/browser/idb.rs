@@ -150,6 +150,43 @@ fn decode<T: serde::de::DeserializeOwned>(value: &JsValue, what: &str) -> Result
     postcard::from_bytes(&bytes).map_err(|e| IdbError::Corrupt(format!("{what}: {e}")))
 }
 
+/// Issue a `Ready`'s writes on `txn` (see `IdbStorage::save` for the rules).
+fn write_ready(
+    txn: &IdbTransaction,
+    snapshot: Option<&SnapshotUpdate>,
+    hard_state: Option<&HardState>,
+    entries: &[Entry],
+) -> Result<(), IdbError> {
+    let fail = |e: JsValue| IdbError::Transaction(describe(&e));
+    let log = txn.object_store(LOG).map_err(fail)?;
+    if let Some(update) = snapshot {
+        let snap = update.snapshot();
+        let covered = IdbKeyRange::upper_bound(&JsValue::from_f64(snap.meta.index as f64)).map_err(fail)?;
+        log.delete(&covered).map_err(fail)?;
+        if let SnapshotUpdate::Installed { discard_log: true, .. } = update {
+            log.clear().map_err(fail)?;
+        }
+        let store = txn.object_store(SNAPSHOT).map_err(fail)?;
+        store
+            .put_with_key(&encode(snap), &JsValue::from_str(SNAPSHOT_KEY))
+            .map_err(fail)?;
+    }
+    if let Some(first) = entries.first() {
+        let suffix = IdbKeyRange::lower_bound(&JsValue::from_f64(first.index as f64)).map_err(fail)?;
+        log.delete(&suffix).map_err(fail)?;
+        for e in entries {
+            log.put_with_key(&encode(e), &JsValue::from_f64(e.index as f64))
+                .map_err(fail)?;
+        }
+    }
+    if let Some(hs) = hard_state {
+        let meta = txn.object_store(META).map_err(fail)?;
+        meta.put_with_key(&encode(hs), &JsValue::from_str(HARD_STATE_KEY))
+            .map_err(fail)?;
+    }
+    Ok(())
+}
+
 /// What `load_outbox` finds: the session (if one was ever saved), the next
 /// sequence number to use, and the waiting edits as (seq, proposal bytes).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -298,52 +335,17 @@ impl IdbStorage {
             return Ok(());
         }
         let txn = self.transaction("readwrite")?;
-        let fail = |e: JsValue| IdbError::Transaction(describe(&e));
-        let log = txn.object_store(LOG).map_err(fail)?;
-        if let Some(update) = snapshot {
-            let snap = update.snapshot();
-            let covered = IdbKeyRange::upper_bound(&JsValue::from_f64(snap.meta.index as f64)).map_err(fail)?;
-            log.delete(&covered).map_err(fail)?;
-            if let SnapshotUpdate::Installed { discard_log: true, .. } = update {
-                log.clear().map_err(fail)?;
-            }
-            let store = txn.object_store(SNAPSHOT).map_err(fail)?;
-            store
-                .put_with_key(&encode(snap), &JsValue::from_str(SNAPSHOT_KEY))
-                .map_err(fail)?;
-        }
-        if let Some(first) = entries.first() {
-            let suffix = IdbKeyRange::lower_bound(&JsValue::from_f64(first.index as f64)).map_err(fail)?;
-            log.delete(&suffix).map_err(fail)?;
-            for e in entries {
-                log.put_with_key(&encode(e), &JsValue::from_f64(e.index as f64))
-                    .map_err(fail)?;
-            }
-        }
-        if let Some(hs) = hard_state {
-            let meta = txn.object_store(META).map_err(fail)?;
-            meta.put_with_key(&encode(hs), &JsValue::from_str(HARD_STATE_KEY))
-                .map_err(fail)?;
-        }
+        write_ready(&txn, snapshot, hard_state, entries)?;
         wait_transaction(&txn).await
     }
 
     /// A write that never finishes, as when the tab dies mid-transaction: the
-    /// same requests as `save`, then the transaction is aborted. Used by the
+    /// same requests as `save` (the same code), then the transaction is aborted. Used by the
     /// conformance suite to show a torn write leaves nothing behind.
     pub async fn save_torn(&self, hard_state: Option<&HardState>, entries: &[Entry]) -> Result<(), IdbError> {
         let txn = self.transaction("readwrite")?;
+        write_ready(&txn, None, hard_state, entries)?;
         let fail = |e: JsValue| IdbError::Transaction(describe(&e));
-        let log = txn.object_store(LOG).map_err(fail)?;
-        for e in entries {
-            log.put_with_key(&encode(e), &JsValue::from_f64(e.index as f64))
-                .map_err(fail)?;
-        }
-        if let Some(hs) = hard_state {
-            let meta = txn.object_store(META).map_err(fail)?;
-            meta.put_with_key(&encode(hs), &JsValue::from_str(HARD_STATE_KEY))
-                .map_err(fail)?;
-        }
         txn.abort().map_err(fail)?;
         match wait_transaction(&txn).await {
             Err(_) => Ok(()), // aborted, as intended
