@@ -582,6 +582,38 @@ mod property {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// Arbitrary bytes where an HTTP request / WebSocket handshake should
+        /// be (sometimes after a valid-looking request line): the relay
+        /// answers or hangs up, never crashes, and keeps no connection.
+        #[test]
+        fn arbitrary_handshake_bytes_are_survived(
+            prefix in proptest::sample::select(vec!["", "GET /ws?room=a&node=1 HTTP/1.1\r\n", "GET / HTTP/1.1\r\nUpgrade: websocket\r\n"]),
+            junk in proptest::collection::vec(any::<u8>(), 0..512),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let relay = start_with(|c| c.limits.handshake_timeout = Duration::from_millis(200)).await;
+                let mut s = TcpStream::connect(relay.addr).await.unwrap();
+                let _ = s.write_all(prefix.as_bytes()).await;
+                let _ = s.write_all(&junk).await;
+                let mut out = Vec::new();
+                let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut out)).await;
+                drop(s);
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while metric(&relay, "raftcal_relay_connections").await > 1 {
+                    assert!(Instant::now() < deadline, "a connection was kept");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                let mut a = connect(&relay, "after", 1).await;
+                let mut b = connect(&relay, "after", 2).await;
+                assert_flows(&mut a, 1, &mut b, b"alive").await;
+            });
+        }
+    }
+
+    proptest! {
         #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
         /// Arbitrary frame sequences from several peers: the relay survives,
