@@ -456,16 +456,22 @@ impl Driver {
                 self.machine = Machine::restore(&snapshot.data).map_err(|e| e.to_string())?;
                 self.dirty = true;
             }
+            let mut settled = false;
             for e in &rd.committed_entries {
                 if let Payload::Command(bytes) = &e.payload {
                     let applied = self.machine.apply(e.index, bytes);
-                    self.settle(applied.client, applied.result);
+                    settled |= self.settle(applied.client, applied.result);
                 }
             }
             if !rd.committed_entries.is_empty() || rd.snapshot.is_some() {
                 self.refresh_events();
             }
             self.raw.advance(rd);
+            // The next edit goes out only now: the core must not be given
+            // input between `ready` and `advance`.
+            if settled {
+                self.propose_head();
+            }
             // 4. Compact once the log has grown enough past the snapshot.
             let st = self.raw.status();
             if st.applied - st.snapshot_index >= SNAPSHOT_EVERY {
@@ -477,11 +483,12 @@ impl Driver {
         Ok(())
     }
 
-    /// An entry of ours was applied: answer its submitter, send the next.
-    fn settle(&mut self, client: Option<(u64, u64)>, result: Result<Outcome, Rejection>) {
+    /// If `client` is the outbox head, it was applied: answer its submitter
+    /// and return true (the caller proposes the next one after `advance`).
+    fn settle(&mut self, client: Option<(u64, u64)>, result: Result<Outcome, Rejection>) -> bool {
         let head_seq = self.outbox.queue.front().map(|q| q.seq);
         if client.is_none() || client != head_seq.map(|s| (self.outbox.client, s)) {
-            return;
+            return false;
         }
         if let Some(done) = self.outbox.queue.pop_front() {
             self.outbox.settled.push(done.seq);
@@ -498,7 +505,7 @@ impl Driver {
             }
         }
         self.refresh_pending();
-        self.propose_head();
+        true
     }
 
     /// Write new outbox items and forget settled ones, durably, then propose
