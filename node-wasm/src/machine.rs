@@ -12,14 +12,16 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{Calendar, Command, Outcome, Rejection};
+use crate::calendar::{Command, Outcome, Rejection, Store};
 
 /// How many client sessions are remembered. The least recently active one
 /// is forgotten first (by log position, so every node forgets the same one).
 pub const MAX_SESSIONS: usize = 4096;
 
-/// First byte of every snapshot: bump on incompatible layout changes.
-pub const SNAPSHOT_FORMAT: u8 = 1;
+/// First byte of every snapshot: bump on incompatible layout changes, and
+/// teach `restore` to read the old one. Format 1 was the walking skeleton's
+/// (title and time only), retired before any release.
+pub const SNAPSHOT_FORMAT: u8 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
@@ -60,7 +62,7 @@ struct Session {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Machine {
-    calendar: Calendar,
+    store: Store,
     sessions: BTreeMap<u64, Session>,
 }
 
@@ -73,8 +75,8 @@ pub enum SnapshotError {
 }
 
 impl Machine {
-    pub fn calendar(&self) -> &Calendar {
-        &self.calendar
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Apply the entry at `index` carrying `bytes`.
@@ -106,7 +108,7 @@ impl Machine {
                 };
             }
         }
-        let result = self.calendar.apply(proposal.command);
+        let result = self.store.apply(proposal.command);
         self.sessions.insert(
             proposal.client,
             Session {
@@ -153,12 +155,7 @@ mod tests {
 
     fn create(id: &str) -> Command {
         let at = |s| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap();
-        Command::CreateEvent {
-            id: id.into(),
-            title: "t".into(),
-            start: at("2026-12-04T09:00"),
-            end: at("2026-12-04T10:00"),
-        }
+        Command::create_timed(id, "t", at("2026-12-04T09:00"), at("2026-12-04T10:00"))
     }
 
     fn proposal(client: u64, seq: u64, command: Command) -> Vec<u8> {
@@ -190,6 +187,7 @@ mod tests {
         let mut r = restored;
         assert!(r.apply(2, &proposal(7, 1, create("a"))).duplicate);
         assert_eq!(Machine::restore(&[9]), Err(SnapshotError::Format(9)));
+        assert_eq!(Machine::restore(&[1, 0]), Err(SnapshotError::Format(1)));
         assert!(matches!(
             Machine::restore(&[SNAPSHOT_FORMAT, 0xff]),
             Err(SnapshotError::Corrupt(_))

@@ -1,7 +1,9 @@
 //! What a node shows its UI: plain data, no browser types, so the UI's
 //! reducer that consumes it is testable natively.
 
-use crate::calendar::{Command, Event};
+use std::rc::Rc;
+
+use crate::calendar::{Command, Store};
 use crate::raft::Status;
 
 /// Everything the UI shows about its node, rebuilt after each change.
@@ -10,8 +12,9 @@ pub struct View {
     pub room: String,
     pub slot: u16,
     pub status: Status,
-    /// Applied (committed) events only, in start order.
-    pub events: Vec<Event>,
+    /// The applied (committed) calendar state; the UI queries it for the
+    /// range and zone it shows. Shared, not copied, between renders.
+    pub store: Rc<Store>,
     pub connected: bool,
     /// Node slots the relay says are connected, this one included.
     pub online: Vec<u16>,

@@ -268,6 +268,96 @@ impl Browser {
         Ok(())
     }
 
+    /// Set a form field (input, select or text area) as if typed.
+    pub async fn fill(&mut self, tab: &WindowHandle, css: &str, value: &str) -> Result<()> {
+        self.client.switch_to_window(tab.clone()).await?;
+        let found = self
+            .client
+            .execute(
+                r#"const [css, value] = arguments;
+                   const el = document.querySelector(css);
+                   if (!el) return false;
+                   el.value = value;
+                   el.dispatchEvent(new Event('input', { bubbles: true }));
+                   el.dispatchEvent(new Event('change', { bubbles: true }));
+                   return true;"#,
+                vec![json!(css), json!(value)],
+            )
+            .await?;
+        if found != Value::Bool(true) {
+            bail!("no {css} on the page");
+        }
+        Ok(())
+    }
+
+    pub async fn click(&mut self, tab: &WindowHandle, css: &str) -> Result<()> {
+        self.client.switch_to_window(tab.clone()).await?;
+        self.client.find(fantoccini::Locator::Css(css)).await?.click().await?;
+        Ok(())
+    }
+
+    /// Click the committed event titled `title` (opens it in the form).
+    pub async fn open_event(&mut self, tab: &WindowHandle, title: &str) -> Result<()> {
+        self.client.switch_to_window(tab.clone()).await?;
+        let found = self
+            .client
+            .execute(
+                r#"const li = [...document.querySelectorAll('#events li.event:not(.pending)')]
+                     .find(li => li.querySelector('.title')?.textContent === arguments[0]);
+                   if (!li) return false;
+                   li.click();
+                   return true;"#,
+                vec![json!(title)],
+            )
+            .await?;
+        if found != Value::Bool(true) {
+            bail!("no event titled {title:?} to open");
+        }
+        Ok(())
+    }
+
+    /// The text of the first element matching `css`, if any.
+    pub async fn text(&mut self, tab: &WindowHandle, css: &str) -> Result<Option<String>> {
+        self.client.switch_to_window(tab.clone()).await?;
+        let v = self
+            .client
+            .execute(
+                "return document.querySelector(arguments[0])?.textContent ?? null;",
+                vec![json!(css)],
+            )
+            .await?;
+        Ok(v.as_str().map(str::to_owned))
+    }
+
+    /// Poll `tab` until the text at `css` satisfies `pred`.
+    pub async fn wait_for_text(
+        &mut self,
+        tab: &WindowHandle,
+        css: &str,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self.text(tab, css).await?.unwrap_or_default();
+            if pred(&text) {
+                return Ok(text);
+            }
+            if Instant::now() > deadline {
+                bail!("timed out after {timeout:?} waiting on {css}; it says {text:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Choose a file in a file input.
+    pub async fn choose_file(&mut self, tab: &WindowHandle, css: &str, path: &std::path::Path) -> Result<()> {
+        self.client.switch_to_window(tab.clone()).await?;
+        let input = self.client.find(fantoccini::Locator::Css(css)).await?;
+        input.send_keys(&path.display().to_string()).await?;
+        Ok(())
+    }
+
     /// Save a PNG of `tab` into `$RAFTCAL_SCREENSHOTS/<name>.png`, if that
     /// variable is set (for looking at the UI; never needed by a test).
     pub async fn screenshot_if_asked(&mut self, tab: &WindowHandle, name: &str) -> Result<()> {

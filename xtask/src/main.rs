@@ -294,7 +294,7 @@ fn test() -> Result<()> {
     )?;
     timed(
         "browser tests: wasm-bindgen-test in headless Chromium",
-        &mut wasm_tests(&chromedriver, false, &["idb", "ticker"]),
+        &mut wasm_tests(&chromedriver, false, &["idb", "ticker", "calendar"]),
     )?;
     timed(
         "UI build (trunk build --release)",
@@ -320,6 +320,8 @@ fn bench() -> Result<()> {
     ensure_build_tools()?;
     step("Raft core: messages and throughput on an in-memory 3-node cluster");
     run_cmd(cmd(cargo()).args(["bench", "-p", "node-wasm", "--bench", "raft"]))?;
+    step("Calendar state machine: the cost of bookings, snapshot weight, queries, .ics");
+    run_cmd(cmd(cargo()).args(["bench", "-p", "node-wasm", "--bench", "calendar"]))?;
     step("relay vs a bare tokio-tungstenite echo server, each in its own process");
     run_cmd(cmd(cargo()).args(["bench", "-p", "relay", "--bench", "relay"]))?;
     step("IndexedDB in headless Chromium: strict vs relaxed writes, batching");

@@ -215,7 +215,7 @@ pub async fn start(opts: BootOptions, on_change: impl Fn(Rc<View>) + 'static) ->
             room: opts.room,
             slot,
             status,
-            events: vec![],
+            store: Default::default(),
             connected: false,
             online: vec![],
             fault: None,
@@ -542,7 +542,7 @@ impl Driver {
     }
 
     fn refresh_events(&mut self) {
-        self.view.events = self.machine.calendar().events().into_iter().cloned().collect();
+        self.view.store = Rc::new(self.machine.store().clone());
         self.dirty = true;
     }
 

@@ -48,7 +48,7 @@ async fn follow(
             last_index: 0,
             snapshot_index: 0,
         },
-        events: vec![],
+        store: Default::default(),
         connected: false,
         online: vec![],
         fault: None,
@@ -66,7 +66,7 @@ async fn follow(
                 if let Some((commit, machine)) = newest_committed(&opts, &mut stores, view.status.commit).await {
                     view.status.commit = commit;
                     view.status.applied = commit;
-                    view.events = machine.calendar().events().into_iter().cloned().collect();
+                    view.store = Rc::new(machine.store().clone());
                     on_change(Rc::new(view.clone()));
                 }
             }

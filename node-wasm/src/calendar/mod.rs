@@ -1,151 +1,135 @@
 //! The calendar state machine: what the replicated log means.
 //!
 //! Deterministic and pure: `apply` reads nothing but its command (ids and
-//! times travel inside it), so every node that applies the same log holds
-//! byte-identical state.
+//! times travel inside it; time zones come from the database compiled into
+//! the binary), so every node that applies the same log holds byte-identical
+//! state. What it promises that a merge-based calendar cannot:
+//!
+//! - an edit based on an old version is refused, never silently applied
+//!   over someone else's ([`Rejection::StaleVersion`]);
+//! - a resource (a room, a projector) is never booked twice at once,
+//!   occurrences of repeating bookings included, up to
+//!   [`BOOKING_HORIZON_DAYS`] ahead ([`Rejection::Conflict`]).
+
+mod command;
+pub mod ics;
+mod model;
+pub mod query;
+pub mod recur;
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, Duration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
-/// Longest title accepted, in characters.
-pub const MAX_TITLE_CHARS: usize = 200;
-/// Event ids are client-generated; bound them so nobody stores a novel in one.
-pub const MAX_ID_CHARS: usize = 64;
+pub use command::*;
+pub use model::*;
+use recur::{interval, zone};
 
-/// A calendar event as stored.
+/// Every calendar and event of a room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Event {
-    pub id: String,
-    pub title: String,
-    pub start: NaiveDateTime,
-    pub end: NaiveDateTime,
-    /// Bumped on every change; edits name the version they were based on.
-    pub version: u64,
-}
-
-/// What a user asks the cluster to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Command {
-    CreateEvent {
-        id: String,
-        title: String,
-        start: NaiveDateTime,
-        end: NaiveDateTime,
-    },
-    DeleteEvent {
-        id: String,
-        /// The version the user saw; a newer one means someone else changed it.
-        version: u64,
-    },
-}
-
-/// What applying a command did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Outcome {
-    Created { id: String },
-    Deleted { id: String },
-}
-
-/// Why a command was refused. Refusals are deterministic too: every node
-/// refuses the same command the same way.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub enum Rejection {
-    #[error("the title is empty")]
-    EmptyTitle,
-    #[error("the title is longer than {MAX_TITLE_CHARS} characters")]
-    TitleTooLong,
-    #[error("the event id is empty or longer than {MAX_ID_CHARS} characters")]
-    BadId,
-    #[error("the event ends before it starts")]
-    EndBeforeStart,
-    #[error("an event with id {0} already exists")]
-    DuplicateId(String),
-    #[error("no event with id {0}")]
-    UnknownEvent(String),
-    #[error("changed by someone else (now at version {current})")]
-    StaleVersion { current: u64 },
-    #[error("the command could not be decoded")]
-    Malformed,
-    #[error("an older request from this client, already superseded")]
-    StaleRequest,
-    #[error("this tab is an observer; edit in a tab that runs a node")]
-    ReadOnlyObserver,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Calendar {
+pub struct Store {
+    calendars: BTreeMap<String, Calendar>,
     events: BTreeMap<String, Event>,
 }
 
-impl Command {
-    /// The checks that need no state, shared by the UI (to answer at once)
-    /// and by `apply` (which must not trust the UI).
-    pub fn validate(&self) -> Result<(), Rejection> {
-        match self {
-            Command::CreateEvent { id, title, start, end } => {
-                check_id(id)?;
-                let title = title.trim();
-                if title.is_empty() {
-                    return Err(Rejection::EmptyTitle);
-                }
-                if title.chars().count() > MAX_TITLE_CHARS {
-                    return Err(Rejection::TitleTooLong);
-                }
-                if end < start {
-                    return Err(Rejection::EndBeforeStart);
-                }
-                Ok(())
-            }
-            Command::DeleteEvent { id, .. } => check_id(id),
+impl Default for Store {
+    /// A new room has one calendar, [`DEFAULT_CALENDAR`].
+    fn default() -> Self {
+        let calendar = Calendar {
+            id: DEFAULT_CALENDAR.into(),
+            name: "Calendar".into(),
+            colour: "#2f6fde".into(),
+            version: 1,
+        };
+        Store {
+            calendars: BTreeMap::from([(calendar.id.clone(), calendar)]),
+            events: BTreeMap::new(),
         }
     }
-
-    pub fn encode(&self) -> Vec<u8> {
-        postcard::to_allocvec(self).expect("commands always serialize")
-    }
-
-    pub fn decode(bytes: &[u8]) -> Result<Self, Rejection> {
-        postcard::from_bytes(bytes).map_err(|_| Rejection::Malformed)
-    }
 }
 
-fn check_id(id: &str) -> Result<(), Rejection> {
-    if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
-        return Err(Rejection::BadId);
-    }
-    Ok(())
-}
-
-impl Calendar {
+impl Store {
     pub fn apply(&mut self, command: Command) -> Result<Outcome, Rejection> {
         command.validate()?;
         match command {
-            Command::CreateEvent { id, title, start, end } => {
-                if self.events.contains_key(&id) {
-                    return Err(Rejection::DuplicateId(id));
+            Command::CreateCalendar { id, name, colour } => {
+                if self.calendars.contains_key(&id) {
+                    return Err(Rejection::DuplicateCalendar(id));
                 }
-                let event = Event {
+                if self.calendars.len() >= MAX_CALENDARS {
+                    return Err(Rejection::TooManyCalendars);
+                }
+                let calendar = Calendar {
                     id: id.clone(),
-                    title: title.trim().to_owned(),
-                    start,
-                    end,
+                    name: name.trim().into(),
+                    colour: colour.to_ascii_lowercase(),
                     version: 1,
                 };
-                self.events.insert(id.clone(), event);
-                Ok(Outcome::Created { id })
+                self.calendars.insert(id.clone(), calendar);
+                Ok(Outcome::CalendarCreated { id })
             }
-            Command::DeleteEvent { id, version } => {
-                let current = match self.events.get(&id) {
-                    Some(e) => e.version,
-                    None => return Err(Rejection::UnknownEvent(id)),
-                };
-                if current != version {
-                    return Err(Rejection::StaleVersion { current });
+            Command::UpdateCalendar {
+                id,
+                version,
+                name,
+                colour,
+            } => {
+                let calendar = self
+                    .calendars
+                    .get_mut(&id)
+                    .ok_or(Rejection::UnknownCalendar(id.clone()))?;
+                same_version(calendar.version, version)?;
+                calendar.name = name.trim().into();
+                calendar.colour = colour.to_ascii_lowercase();
+                calendar.version += 1;
+                Ok(Outcome::CalendarUpdated {
+                    id,
+                    version: calendar.version,
+                })
+            }
+            Command::DeleteCalendar { id, version, cascade } => {
+                let calendar = self.calendars.get(&id).ok_or(Rejection::UnknownCalendar(id.clone()))?;
+                same_version(calendar.version, version)?;
+                let events = self.count_in(&id);
+                if events > 0 && !cascade {
+                    return Err(Rejection::CalendarNotEmpty { id, events });
                 }
-                self.events.remove(&id);
-                Ok(Outcome::Deleted { id })
+                self.events.retain(|_, e| e.calendar != id);
+                self.calendars.remove(&id);
+                Ok(Outcome::CalendarDeleted { id, events })
+            }
+            Command::CreateEvent { event, stamp } => self.create(event, &stamp).map(|id| Outcome::Created { id }),
+            Command::UpdateEvent {
+                id,
+                version,
+                edit,
+                details,
+                stamp,
+            } => self.update(id, version, edit, details, &stamp),
+            Command::DeleteEvent {
+                id,
+                version,
+                scope,
+                stamp,
+            } => self.delete(id, version, scope, &stamp),
+            Command::Import {
+                calendar,
+                events,
+                stamp,
+            } => {
+                if !self.calendars.contains_key(&calendar) {
+                    return Err(Rejection::UnknownCalendar(calendar));
+                }
+                let results = events
+                    .into_iter()
+                    .map(|mut event| {
+                        event.calendar.clone_from(&calendar);
+                        check_new_event(&event)?;
+                        self.create(event, &stamp)
+                    })
+                    .collect();
+                Ok(Outcome::Imported { results })
             }
         }
     }
@@ -155,93 +139,407 @@ impl Calendar {
         self.apply(Command::decode(bytes)?)
     }
 
-    /// Events ordered by start time, then id.
+    pub fn calendars(&self) -> impl Iterator<Item = &Calendar> {
+        self.calendars.values()
+    }
+
+    pub fn calendar(&self, id: &str) -> Option<&Calendar> {
+        self.calendars.get(id)
+    }
+
+    /// Events (whole series) ordered by first start, then id.
     pub fn events(&self) -> Vec<&Event> {
         let mut out: Vec<&Event> = self.events.values().collect();
-        out.sort_by(|a, b| (a.start, &a.id).cmp(&(b.start, &b.id)));
+        out.sort_by(|a, b| (a.details.timing.start_key(), &a.id).cmp(&(b.details.timing.start_key(), &b.id)));
         out
     }
 
     pub fn get(&self, id: &str) -> Option<&Event> {
         self.events.get(id)
     }
+
+    fn count_in(&self, calendar: &str) -> usize {
+        self.events.values().filter(|e| e.calendar == calendar).count()
+    }
+
+    fn create(&mut self, new: NewEvent, stamp: &Stamp) -> Result<String, Rejection> {
+        if self.events.contains_key(&new.id) {
+            return Err(Rejection::DuplicateId(new.id));
+        }
+        if !self.calendars.contains_key(&new.calendar) {
+            return Err(Rejection::UnknownCalendar(new.calendar));
+        }
+        if self.count_in(&new.calendar) >= MAX_EVENTS_PER_CALENDAR {
+            return Err(Rejection::TooManyEvents);
+        }
+        let details = tidy(new.details);
+        let recurrence = match new.recurrence {
+            Some(r) => Some(Recurrence {
+                rule: recur::normalize_rule(&r.rule, &details)?,
+                ..r
+            }),
+            None => None,
+        };
+        let event = Event {
+            id: new.id,
+            calendar: new.calendar,
+            details,
+            recurrence,
+            author: stamp.author.trim().into(),
+            modified_ms: stamp.at_ms,
+            version: 1,
+        };
+        if let Some(key) = stray_exception(&event)? {
+            return Err(Rejection::NoSuchOccurrence(key));
+        }
+        self.check_booking(&event, &[], stamp.at_ms)?;
+        let id = event.id.clone();
+        self.events.insert(id.clone(), event);
+        Ok(id)
+    }
+
+    fn current(&self, id: &str, version: u64) -> Result<&Event, Rejection> {
+        let event = self.events.get(id).ok_or_else(|| Rejection::UnknownEvent(id.into()))?;
+        same_version(event.version, version)?;
+        Ok(event)
+    }
+
+    fn update(
+        &mut self,
+        id: String,
+        version: u64,
+        edit: Edit,
+        details: Details,
+        stamp: &Stamp,
+    ) -> Result<Outcome, Rejection> {
+        let current = self.current(&id, version)?;
+        let details = tidy(details);
+        let mut next = current.clone();
+        touch(&mut next, stamp);
+        match edit {
+            Edit::All { rule } => {
+                next.recurrence = changed_rule(current, rule, &details)?.map(|rule| {
+                    let old = current.recurrence.clone().unwrap_or_else(|| Recurrence::new(""));
+                    Recurrence { rule, ..old }
+                });
+                next.details = details;
+                prune_exceptions(&mut next)?;
+            }
+            Edit::This { occurrence } => {
+                let recurrence = current.recurrence.as_ref().ok_or(Rejection::NotRecurring(id.clone()))?;
+                if details.tz != current.details.tz {
+                    return Err(Rejection::SeriesField("time zone".into()));
+                }
+                if details.resource != current.details.resource {
+                    return Err(Rejection::SeriesField("resource".into()));
+                }
+                if recurrence.exdates.contains(&occurrence) || !recur::is_occurrence(current, occurrence)? {
+                    return Err(Rejection::NoSuchOccurrence(occurrence));
+                }
+                if !recurrence.overrides.contains_key(&occurrence) && exception_count(recurrence) >= MAX_EXCEPTIONS {
+                    return Err(Rejection::TooManyExceptions);
+                }
+                let changed = Override {
+                    title: details.title,
+                    description: details.description,
+                    location: details.location,
+                    timing: details.timing,
+                };
+                next.recurrence
+                    .as_mut()
+                    .expect("checked above")
+                    .overrides
+                    .insert(occurrence, changed);
+            }
+            Edit::ThisAndFollowing {
+                occurrence,
+                new_id,
+                rule,
+            } => {
+                let first = self.first_key(current, occurrence)?;
+                if first == occurrence {
+                    // From the first occurrence on is the whole series.
+                    let edit = Edit::All { rule };
+                    return self.update(id, version, edit, details, stamp);
+                }
+                if self.events.contains_key(&new_id) {
+                    return Err(Rejection::DuplicateId(new_id));
+                }
+                if self.count_in(&current.calendar) >= MAX_EVENTS_PER_CALENDAR {
+                    return Err(Rejection::TooManyEvents);
+                }
+                let tail_rule = match rule {
+                    RuleChange::Keep => {
+                        let rule = &current.recurrence.as_ref().expect("a series").rule;
+                        let before = recur::keys(current, recur::to_utc(zone(&current.details.tz)?, occurrence))?.len();
+                        Some(recur::normalize_rule(&remaining(rule, before), &details)?)
+                    }
+                    RuleChange::Set(rule) => Some(recur::normalize_rule(&rule, &details)?),
+                    RuleChange::Clear => None,
+                };
+                let mut tail = Event {
+                    id: new_id.clone(),
+                    calendar: current.calendar.clone(),
+                    details,
+                    recurrence: tail_rule.map(|rule| {
+                        let mut r = Recurrence::new(rule);
+                        let old = current.recurrence.as_ref().expect("a series");
+                        r.exdates = old.exdates.range(occurrence..).copied().collect();
+                        r.overrides = old
+                            .overrides
+                            .range(occurrence..)
+                            .map(|(k, v)| (*k, v.clone()))
+                            .collect();
+                        r
+                    }),
+                    author: String::new(),
+                    modified_ms: 0,
+                    version: 1,
+                };
+                touch(&mut tail, stamp);
+                tail.version = 1;
+                prune_exceptions(&mut tail)?;
+                cut_before(&mut next, occurrence)?;
+                self.check_booking(&tail, &[&next], stamp.at_ms)?;
+                self.events.insert(id.clone(), next);
+                self.events.insert(new_id.clone(), tail);
+                return Ok(Outcome::Split { id, new_id });
+            }
+        }
+        self.check_booking(&next, &[], stamp.at_ms)?;
+        let version = next.version;
+        self.events.insert(id.clone(), next);
+        Ok(Outcome::Updated { id, version })
+    }
+
+    /// The first occurrence of the series `event`, checking that `occurrence`
+    /// is one of its occurrences.
+    fn first_key(&self, event: &Event, occurrence: NaiveDateTime) -> Result<NaiveDateTime, Rejection> {
+        if event.recurrence.is_none() {
+            return Err(Rejection::NotRecurring(event.id.clone()));
+        }
+        if !recur::is_occurrence(event, occurrence)? {
+            return Err(Rejection::NoSuchOccurrence(occurrence));
+        }
+        Ok(recur::keys(
+            event,
+            recur::to_utc(zone(&event.details.tz)?, occurrence) + Duration::seconds(1),
+        )?[0])
+    }
+
+    fn delete(&mut self, id: String, version: u64, scope: Scope, stamp: &Stamp) -> Result<Outcome, Rejection> {
+        let current = self.current(&id, version)?;
+        let mut next = current.clone();
+        touch(&mut next, stamp);
+        match scope {
+            Scope::All => {
+                self.events.remove(&id);
+                return Ok(Outcome::Deleted { id });
+            }
+            Scope::This(occurrence) => {
+                self.first_key(current, occurrence)?;
+                let recurrence = next.recurrence.as_mut().expect("a series");
+                let known = recurrence.overrides.remove(&occurrence).is_some();
+                if !known && !recurrence.exdates.contains(&occurrence) && exception_count(recurrence) >= MAX_EXCEPTIONS
+                {
+                    return Err(Rejection::TooManyExceptions);
+                }
+                recurrence.exdates.insert(occurrence);
+            }
+            Scope::ThisAndFollowing(occurrence) => {
+                if self.first_key(current, occurrence)? == occurrence {
+                    self.events.remove(&id);
+                    return Ok(Outcome::Deleted { id });
+                }
+                cut_before(&mut next, occurrence)?;
+            }
+        }
+        // Only removes occurrences: nothing new to check for bookings.
+        let version = next.version;
+        self.events.insert(id.clone(), next);
+        Ok(Outcome::Updated { id, version })
+    }
+
+    /// Refuse `candidate` if it books its resource while another event
+    /// (other than itself, with `replaced` standing in for the events of the
+    /// same ids) has it booked. A single event is checked whole; a series
+    /// from the later of its first occurrence and a day before `now_ms`, to
+    /// `BOOKING_HORIZON_DAYS` after the later of its first occurrence and
+    /// `now_ms`.
+    fn check_booking(&self, candidate: &Event, replaced: &[&Event], now_ms: i64) -> Result<(), Rejection> {
+        let Some(resource) = &candidate.details.resource else {
+            return Ok(());
+        };
+        let (lo, hi) = booking_window(candidate, now_ms)?;
+        let mine: Vec<_> = recur::occurrences(candidate, lo, hi)?
+            .into_iter()
+            .filter(|o| o.start < o.end)
+            .collect();
+        let (Some(first), Some(last_end)) = (mine.first(), mine.iter().map(|o| o.end).max()) else {
+            return Ok(());
+        };
+        // mine is ordered by start; reach[i] = latest end among mine[..=i].
+        let reach: Vec<NaiveDateTime> = mine
+            .iter()
+            .scan(first.start, |m, o| {
+                *m = (*m).max(o.end);
+                Some(*m)
+            })
+            .collect();
+        let same = |e: &&Event| {
+            e.id != candidate.id
+                && e.details
+                    .resource
+                    .as_ref()
+                    .is_some_and(|r| r.to_lowercase() == resource.to_lowercase())
+        };
+        let others = self
+            .events
+            .values()
+            .filter(|e| !replaced.iter().any(|r| r.id == e.id))
+            .chain(replaced.iter().copied())
+            .filter(same);
+        for other in others {
+            for theirs in recur::occurrences(other, first.start, last_end)? {
+                if theirs.start >= theirs.end {
+                    continue;
+                }
+                // Among mine starting before theirs ends, does any end after theirs starts?
+                let n = mine.partition_point(|o| o.start < theirs.end);
+                if n > 0 && reach[n - 1] > theirs.start {
+                    return Err(Rejection::Conflict {
+                        resource: resource.clone(),
+                        event: other.id.clone(),
+                        title: theirs.title().into(),
+                        start: theirs.start,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The UTC interval over which `event`'s bookings are checked.
+/// Changed occurrences count wherever they were moved to.
+pub fn booking_window(event: &Event, now_ms: i64) -> Result<(NaiveDateTime, NaiveDateTime), Rejection> {
+    let tz = zone(&event.details.tz)?;
+    let (first_start, first_end) = interval(tz, &event.details.timing);
+    let Some(recurrence) = &event.recurrence else {
+        return Ok((first_start, first_end));
+    };
+    let now = DateTime::from_timestamp_millis(now_ms).map_or(first_start, |t| t.naive_utc());
+    let moved = recurrence.overrides.values().map(|o| interval(tz, &o.timing));
+    let (earliest, latest) = moved.fold((first_start, first_end), |(lo, hi), (s, e)| (lo.min(s), hi.max(e)));
+    let lo = earliest.max(now - Duration::days(1));
+    let hi = (first_start.max(now) + Duration::days(BOOKING_HORIZON_DAYS)).max(latest);
+    Ok((lo, hi))
+}
 
-    fn at(s: &str) -> NaiveDateTime {
-        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap()
+fn same_version(current: u64, seen: u64) -> Result<(), Rejection> {
+    if current == seen {
+        Ok(())
+    } else {
+        Err(Rejection::StaleVersion { current })
     }
+}
 
-    fn create(id: &str, title: &str, start: &str, end: &str) -> Command {
-        Command::CreateEvent {
-            id: id.into(),
-            title: title.into(),
-            start: at(start),
-            end: at(end),
+fn touch(event: &mut Event, stamp: &Stamp) {
+    event.author = stamp.author.trim().into();
+    event.modified_ms = stamp.at_ms;
+    event.version += 1;
+}
+
+fn tidy(details: Details) -> Details {
+    Details {
+        title: details.title.trim().into(),
+        description: details.description.trim_end().into(),
+        location: details.location.trim().into(),
+        resource: details.resource.map(|r| r.trim().to_owned()),
+        ..details
+    }
+}
+
+fn exception_count(r: &Recurrence) -> usize {
+    r.exdates.len() + r.overrides.len()
+}
+
+/// The rule an `Edit::All` leaves on `current`, normalized for `details`.
+fn changed_rule(current: &Event, change: RuleChange, details: &Details) -> Result<Option<String>, Rejection> {
+    match change {
+        RuleChange::Keep => current
+            .recurrence
+            .as_ref()
+            .map(|r| recur::normalize_rule(&r.rule, details))
+            .transpose(),
+        RuleChange::Set(rule) => recur::normalize_rule(&rule, details).map(Some),
+        RuleChange::Clear => Ok(None),
+    }
+}
+
+/// The first exception of `event` that is not one of its occurrences.
+fn stray_exception(event: &Event) -> Result<Option<NaiveDateTime>, Rejection> {
+    let Some(r) = &event.recurrence else {
+        return Ok(None);
+    };
+    let Some(last) = r.exdates.iter().chain(r.overrides.keys()).max() else {
+        return Ok(None);
+    };
+    let keys = recur::keys(
+        event,
+        recur::to_utc(zone(&event.details.tz)?, *last) + Duration::days(2),
+    )?;
+    let off = |k: &NaiveDateTime| keys.binary_search(k).is_err();
+    Ok(r.exdates.iter().chain(r.overrides.keys()).copied().find(off))
+}
+
+/// Drop the exceptions a changed rule or start left without an occurrence.
+fn prune_exceptions(event: &mut Event) -> Result<(), Rejection> {
+    while let Some(key) = stray_exception(event)? {
+        let r = event.recurrence.as_mut().expect("has exceptions");
+        r.exdates.remove(&key);
+        r.overrides.remove(&key);
+    }
+    if let Some(r) = &event.recurrence {
+        if exception_count(r) > MAX_EXCEPTIONS {
+            return Err(Rejection::TooManyExceptions);
         }
     }
+    Ok(())
+}
 
-    #[test]
-    fn create_then_list_in_start_order() {
-        let mut cal = Calendar::default();
-        cal.apply(create("b", "Lunch", "2026-12-04T12:00", "2026-12-04T13:00"))
-            .unwrap();
-        cal.apply(create("a", "Standup", "2026-12-04T09:00", "2026-12-04T09:15"))
-            .unwrap();
-        let titles: Vec<_> = cal.events().iter().map(|e| e.title.clone()).collect();
-        assert_eq!(titles, ["Standup", "Lunch"]);
-    }
+/// End the series `event` just before `occurrence` (which is not its first).
+fn cut_before(event: &mut Event, occurrence: NaiveDateTime) -> Result<(), Rejection> {
+    let tz = zone(&event.details.tz)?;
+    let until = if event.details.timing.is_all_day() {
+        occurrence
+    } else {
+        recur::to_utc(tz, occurrence)
+    } - Duration::seconds(1);
+    let r = event.recurrence.as_mut().expect("a series");
+    let mut parts: Vec<String> = rule_parts(&r.rule)
+        .filter(|p| !p.starts_with("UNTIL=") && !p.starts_with("COUNT="))
+        .collect();
+    parts.push(format!("UNTIL={}", until.format("%Y%m%dT%H%M%SZ")));
+    r.rule = parts.join(";");
+    r.exdates = r.exdates.range(..occurrence).copied().collect();
+    r.overrides = r.overrides.range(..occurrence).map(|(k, v)| (*k, v.clone())).collect();
+    Ok(())
+}
 
-    #[test]
-    fn invalid_creates_are_rejected_with_a_reason() {
-        let mut cal = Calendar::default();
-        let bad_order = create("x", "Oops", "2026-12-04T10:00", "2026-12-04T09:00");
-        assert_eq!(cal.apply(bad_order), Err(Rejection::EndBeforeStart));
-        assert_eq!(
-            cal.apply(create("x", "   ", "2026-12-04T09:00", "2026-12-04T10:00")),
-            Err(Rejection::EmptyTitle)
-        );
-        let long = "x".repeat(MAX_TITLE_CHARS + 1);
-        assert_eq!(
-            cal.apply(create("x", &long, "2026-12-04T09:00", "2026-12-04T10:00")),
-            Err(Rejection::TitleTooLong)
-        );
-        cal.apply(create("x", "Ok", "2026-12-04T09:00", "2026-12-04T10:00"))
-            .unwrap();
-        assert_eq!(
-            cal.apply(create("x", "Again", "2026-12-04T09:00", "2026-12-04T10:00")),
-            Err(Rejection::DuplicateId("x".into()))
-        );
-        assert_eq!(cal.apply_bytes(&[0xff, 0xff, 0xff]), Err(Rejection::Malformed));
-    }
+/// `rule` for what is left after `done` occurrences: a COUNT shrinks by them.
+fn remaining(rule: &str, done: usize) -> String {
+    rule_parts(rule)
+        .map(
+            |p| match p.strip_prefix("COUNT=").and_then(|n| n.parse::<usize>().ok()) {
+                Some(n) => format!("COUNT={}", n.saturating_sub(done).max(1)),
+                None => p,
+            },
+        )
+        .collect::<Vec<_>>()
+        .join(";")
+}
 
-    #[test]
-    fn delete_with_a_stale_version_is_refused() {
-        let mut cal = Calendar::default();
-        cal.apply(create("x", "Ok", "2026-12-04T09:00", "2026-12-04T10:00"))
-            .unwrap();
-        assert_eq!(
-            cal.apply(Command::DeleteEvent {
-                id: "x".into(),
-                version: 7
-            }),
-            Err(Rejection::StaleVersion { current: 1 })
-        );
-        assert!(cal
-            .apply(Command::DeleteEvent {
-                id: "x".into(),
-                version: 1
-            })
-            .is_ok());
-        assert!(cal.get("x").is_none());
-    }
-
-    #[test]
-    fn commands_round_trip_through_bytes() {
-        let cmd = create("id-1", "Review", "2026-12-04T09:00", "2026-12-04T10:00");
-        assert_eq!(Command::decode(&cmd.encode()), Ok(cmd));
-    }
+fn rule_parts(rule: &str) -> impl Iterator<Item = String> + '_ {
+    rule.split(';').filter(|p| !p.is_empty()).map(str::to_owned)
 }

@@ -17,7 +17,7 @@ pub mod linearizability;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::NaiveDateTime;
-use node_wasm::calendar::{Command, Outcome, Rejection};
+use node_wasm::calendar::{Command, Outcome, Rejection, Scope, Stamp};
 use node_wasm::machine::{Machine, Proposal};
 use node_wasm::raft::rng::SplitMix64;
 use node_wasm::raft::{Config, Entry, Message, NodeId, Payload, Persisted, RawNode, Ready, Role, SnapshotUpdate};
@@ -659,15 +659,17 @@ impl Sim {
         }
         let key = self.history[op].key;
         let command = match self.history[op].kind {
-            OpKind::Create => Command::CreateEvent {
-                id: key_id(key),
-                title: format!("event {key}"),
-                start: at(key * 60),
-                end: at(key * 60 + 30),
-            },
+            OpKind::Create => {
+                Command::create_timed(&key_id(key), &format!("event {key}"), at(key * 60), at(key * 60 + 30))
+            }
             OpKind::Delete => Command::DeleteEvent {
                 id: key_id(key),
                 version: 1,
+                scope: Scope::All,
+                stamp: Stamp {
+                    author: String::new(),
+                    at_ms: 0,
+                },
             },
             OpKind::Read => {
                 let ctx = self.next_ctx;
@@ -748,7 +750,7 @@ impl Sim {
             };
             let o = self.clients[c].outstanding.take().unwrap();
             let key = self.history[o.op].key;
-            let present = self.nodes[&node].machine.calendar().get(&key_id(key)).is_some();
+            let present = self.nodes[&node].machine.store().get(&key_id(key)).is_some();
             let stamp = self.next_stamp();
             self.history[o.op].ret = Some((stamp, OpResult::Saw(present)));
             self.stats.reads += 1;
@@ -921,7 +923,7 @@ impl Sim {
         }
         // The final state is a read that follows everything.
         for key in 0..self.cfg.keys {
-            let present = self.nodes[&1].machine.calendar().get(&key_id(key)).is_some();
+            let present = self.nodes[&1].machine.store().get(&key_id(key)).is_some();
             let (invoke, ret) = (self.next_stamp(), self.next_stamp());
             self.history.push(Op {
                 client: usize::MAX,
