@@ -35,17 +35,15 @@ fn events(n: usize, room: bool, weekly: bool) -> Vec<Command> {
             } else {
                 base() + chrono::Duration::hours(i as i64)
             };
-            let mut details = Details::timed(
-                format!("Event {i}"),
-                start,
-                start + chrono::Duration::hours(1),
-                "Europe/Berlin",
-            );
+            // Series in UTC: in a zone with daylight saving, the skipped
+            // hour's occurrence moves onto the next hour's (as it should).
+            let zone = if weekly { "UTC" } else { "Europe/Berlin" };
+            let mut details = Details::timed(format!("Event {i}"), start, start + chrono::Duration::hours(1), zone);
             details.description = "Quarterly planning with the whole team; bring numbers.".into();
             details.resource = room.then(|| "Room 1".to_string());
             Command::CreateEvent {
                 event: NewEvent {
-                    id: format!("event-{i:06}"),
+                    id: format!("{}-{i:06}", if weekly { "series" } else { "event" }),
                     calendar: DEFAULT_CALENDAR.into(),
                     details,
                     recurrence: weekly.then(|| Recurrence::new("FREQ=WEEKLY")),

@@ -63,7 +63,9 @@ pub fn parse(text: &str, calendar: &str) -> Result<ImportPlan, IcsError> {
     if text.len() > MAX_FILE_BYTES {
         return Err(IcsError::TooLarge);
     }
-    let unfolded = unfold(&text.replace("\r\n", "\n"));
+    // CRLF everywhere, as RFC 5545 writes it: the parser is linear with CRLF
+    // and quadratic with bare LF (2 000 events: 6 ms against 0.5 s).
+    let unfolded = unfold(&text.replace("\r\n", "\n").replace('\n', "\r\n"));
     let parsed = read_calendar(&unfolded).map_err(|e| IcsError::Syntax(first_line(&e)))?;
     let zones = Zones::new(&parsed.components, &parsed.properties);
     let mut plan = ImportPlan::default();
