@@ -324,6 +324,10 @@ fn invalid_rules_are_refused() {
         "FREQ=WEEKLY;BYDAY=XX",
         "DTSTART:20261204T090000Z\nRRULE:FREQ=DAILY",
         "FREQ=DAILY;UNTIL=20200101T000000Z",
+        "FREQ=DAILY;INTERVAL=0",
+        // Never matches: refused rather than searched for ever.
+        "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
+        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=31",
         "nonsense",
     ] {
         let got = create(&mut s, repeating(e(), rule));
@@ -340,6 +344,24 @@ fn invalid_rules_are_refused() {
         s.get("r").unwrap().recurrence.as_ref().unwrap().rule,
         "FREQ=DAILY;COUNT=2"
     );
+}
+
+#[test]
+fn a_client_clock_far_off_is_not_trusted() {
+    let mut s = Store::default();
+    for at_ms in [i64::MAX, i64::MIN, 8_000_000_000_000_000, -8_000_000_000_000_000] {
+        let e = repeating(
+            booked(&format!("x{at_ms}"), "2026-06-01 09:00", "2026-06-01 10:00", "Hall"),
+            "FREQ=DAILY",
+        );
+        let stamp = Stamp {
+            author: "skewed".into(),
+            at_ms,
+        };
+        let got = s.apply(Command::CreateEvent { event: e, stamp });
+        assert!(matches!(got, Ok(_) | Err(Rejection::Conflict { .. })), "{got:?}");
+    }
+    assert_eq!(s.events().len(), 1, "the later ones collide with the first");
 }
 
 #[test]
@@ -1129,6 +1151,14 @@ fn ics_malformed_items_are_skipped_and_reported_never_silently() {
         );
     }
     assert_eq!(s.events().len(), 2);
+    // Absurd durations and dates are refused per item, never a panic.
+    let absurd = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:w\r\nSUMMARY:x\r\nDTSTART:20260101T000000Z\r\n\
+                  DURATION:P999999999999999W\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:d\r\nSUMMARY:x\r\n\
+                  DTSTART;VALUE=DATE:20260101\r\nDURATION:P9999999999D\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:y\r\n\
+                  SUMMARY:x\r\nDTSTART:99991231T235959Z\r\nDURATION:PT99999999H\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let plan = ics::parse(absurd, DEFAULT_CALENDAR).unwrap();
+    assert!(plan.events.is_empty(), "{:?}", plan.events);
+    assert_eq!(plan.report.len(), 3);
     // A file that is not iCalendar at all is one clear error.
     assert!(matches!(
         ics::parse("hello, world", DEFAULT_CALENDAR),

@@ -294,6 +294,47 @@ proptest! {
     }
 
     #[test]
+    fn ics_events_made_of_random_properties_never_panic(
+        events in proptest::collection::vec(
+            proptest::collection::vec(
+                (
+                    prop::sample::select(vec!["DTSTART", "DTEND", "DURATION", "RRULE", "EXDATE", "RECURRENCE-ID", "SUMMARY", "UID", "STATUS", "RESOURCES"]),
+                    prop::sample::select(vec!["", ";VALUE=DATE", ";TZID=Europe/Berlin", ";TZID=Nowhere", ";TZID=/a/America/New_York"]),
+                    prop_oneof![
+                        prop::sample::select(vec![
+                            "20260301", "20260302", "20260301T090000", "20260301T100000Z", "19000101T000000",
+                            "22001231T235959Z", "P1D", "PT1H30M", "-PT1H", "P99999999W", "FREQ=DAILY;COUNT=3",
+                            "FREQ=WEEKLY;UNTIL=20260401", "FREQ=MONTHLY;BYDAY=2TU", "FREQ=YEARLY;INTERVAL=0",
+                            "CANCELLED", "Room 1", "e1", "e2",
+                        ]).prop_map(str::to_owned),
+                        "[0-9TZPWDHMS=;A-Z,+-]{0,30}",
+                    ],
+                ),
+                0..8,
+            ),
+            1..4,
+        )
+    ) {
+        let mut text = String::from("BEGIN:VCALENDAR\r\n");
+        for props in &events {
+            text.push_str("BEGIN:VEVENT\r\n");
+            for (key, params, value) in props {
+                text.push_str(&format!("{key}{params}:{value}\r\n"));
+            }
+            text.push_str("END:VEVENT\r\n");
+        }
+        text.push_str("END:VCALENDAR\r\n");
+        if let Ok(plan) = ics::parse(&text, DEFAULT_CALENDAR) {
+            let mut store = Store::default();
+            for b in ics::batches(plan.events, DEFAULT_CALENDAR, &stamp()) {
+                let _ = store.apply(b);
+            }
+            let _ = store.occurrences_between(base(), base() + Duration::days(60), chrono_tz::UTC);
+            let _ = ics::export(&store, None);
+        }
+    }
+
+    #[test]
     fn garbage_commands_are_refused_not_fatal(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
         let mut m = Machine::default();
         let before = m.snapshot();

@@ -383,25 +383,23 @@ pub fn check_override(o: &Override) -> Result<(), Rejection> {
 }
 
 pub fn check_timing(timing: &Timing) -> Result<(), Rejection> {
-    let (start, end, days) = match *timing {
-        Timing::Zoned { start, end } => (start.date(), end.date(), (end - start).num_seconds() as f64 / 86_400.0),
-        Timing::AllDay { start, end } => {
-            if end <= start {
-                return Err(Rejection::EndBeforeStart);
-            }
-            (start, end, (end - start).num_days() as f64)
-        }
+    let (start, end) = match *timing {
+        Timing::Zoned { start, end } => (start, end),
+        Timing::AllDay { start, end } if end > start => (midnight(start), midnight(end)),
+        Timing::AllDay { .. } => return Err(Rejection::EndBeforeStart),
     };
-    for d in [start, end] {
-        if !(MIN_YEAR..=MAX_YEAR).contains(&d.year()) {
-            return Err(Rejection::OutOfRange);
-        }
+    if [start, end].iter().any(|t| !(MIN_YEAR..=MAX_YEAR).contains(&t.year())) {
+        return Err(Rejection::OutOfRange);
     }
-    if days < 0.0 {
+    if end < start {
         return Err(Rejection::EndBeforeStart);
     }
-    if days > MAX_EVENT_DAYS as f64 {
+    if end - start > chrono::Duration::days(MAX_EVENT_DAYS) {
         return Err(Rejection::TooLongEvent);
     }
     Ok(())
+}
+
+fn midnight(date: chrono::NaiveDate) -> NaiveDateTime {
+    date.and_time(chrono::NaiveTime::MIN)
 }

@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use icalendar::parser::{read_calendar, unfold, Component as Parsed, Property as ParsedProperty};
 use icalendar::{Component, EventLike};
 
-use super::command::{check_new_event, NewEvent, Stamp};
+use super::command::{check_details, check_new_event, NewEvent, Stamp};
 use super::model::*;
 use super::recur::{self, from_utc, to_utc, zone};
 use super::{Command, Store};
@@ -418,7 +418,9 @@ fn timing_of(c: &Parsed, zones: &Zones, tz: Option<Tz>) -> Result<(Timing, Tz), 
             let e = match (end, duration) {
                 (Some(Stamped::Date(e)), _) => e,
                 (Some(Stamped::Time(..)), _) => return Err("an all-day start with a timed end".into()),
-                (None, Some(d)) => s + Duration::days(d.num_days().max(1)),
+                (None, Some(d)) => s
+                    .checked_add_signed(Duration::days(d.num_days().max(1)))
+                    .ok_or("DURATION is out of range")?,
                 (None, None) => s + Duration::days(1),
             };
             let own = value(c, TZ_PROPERTY).and_then(|z| zone(&z).ok());
@@ -431,7 +433,10 @@ fn timing_of(c: &Parsed, zones: &Zones, tz: Option<Tz>) -> Result<(Timing, Tz), 
             let e = match (end, duration) {
                 (Some(end @ Stamped::Time(..)), _) => end.key_in(tz),
                 (Some(Stamped::Date(_)), _) => return Err("a timed start with an all-day end".into()),
-                (None, Some(d)) => from_utc(tz, to_utc(tz, s) + d),
+                (None, Some(d)) => {
+                    let end = to_utc(tz, s).checked_add_signed(d).ok_or("DURATION is out of range")?;
+                    from_utc(tz, end)
+                }
                 (None, None) => s,
             };
             Ok((Timing::Zoned { start: s, end: e }, tz))
@@ -456,19 +461,24 @@ fn parse_duration(text: &str) -> Option<Duration> {
             'W' | 'D' | 'H' | 'M' | 'S' => {
                 let n: i64 = number.parse().ok()?;
                 number.clear();
-                total += match (ch, in_time) {
-                    ('W', false) => Duration::weeks(n),
-                    ('D', false) => Duration::days(n),
-                    ('H', true) => Duration::hours(n),
-                    ('M', true) => Duration::minutes(n),
-                    ('S', true) => Duration::seconds(n),
-                    _ => return None,
-                };
+                // Checked all the way: a file may say P999999999999W.
+                let part = match (ch, in_time) {
+                    ('W', false) => Duration::try_weeks(n),
+                    ('D', false) => Duration::try_days(n),
+                    ('H', true) => Duration::try_hours(n),
+                    ('M', true) => Duration::try_minutes(n),
+                    ('S', true) => Duration::try_seconds(n),
+                    _ => None,
+                }?;
+                total = total.checked_add(&part)?;
             }
             _ => return None,
         }
     }
-    number.is_empty().then_some(total * sign)
+    if !number.is_empty() {
+        return None;
+    }
+    Some(if sign < 0 { -total } else { total })
 }
 
 /// An id for a UID: itself when it fits, else a stable hash of it.
@@ -522,6 +532,7 @@ fn convert(
         tz: tz.name().into(),
         resource,
     };
+    check_details(&details).map_err(|e| e.to_string())?;
     let rules: Vec<&ParsedProperty> = master.properties.iter().filter(|p| p.name == "RRULE").collect();
     if rules.len() > 1 {
         return Err("more than one RRULE".into());

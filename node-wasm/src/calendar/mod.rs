@@ -19,7 +19,7 @@ pub mod recur;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveDateTime};
+use chrono::{DateTime, Datelike, Duration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 pub use command::*;
@@ -428,7 +428,12 @@ pub fn booking_window(event: &Event, now_ms: i64) -> Result<(NaiveDateTime, Naiv
     let Some(recurrence) = &event.recurrence else {
         return Ok((first_start, first_end));
     };
-    let now = DateTime::from_timestamp_millis(now_ms).map_or(first_start, |t| t.naive_utc());
+    // The command's clock is the client's: a reading outside the supported
+    // years is ignored rather than trusted (or overflowed).
+    let now = DateTime::from_timestamp_millis(now_ms)
+        .map(|t| t.naive_utc())
+        .filter(|t| (MIN_YEAR..=MAX_YEAR).contains(&t.year()))
+        .unwrap_or(first_start);
     let moved = recurrence.overrides.values().map(|o| interval(tz, &o.timing));
     let (earliest, latest) = moved.fold((first_start, first_end), |(lo, hi), (s, e)| (lo.min(s), hi.max(e)));
     let lo = earliest.max(now - Duration::days(1));

@@ -78,7 +78,9 @@ pub fn normalize_rule(rule: &str, details: &Details) -> Result<String, Rejection
         }
     }
     let normalized = parts.join(";");
-    rule_set(&normalized, details)?;
+    if rule_set(&normalized, details)?.limit().into_iter().next().is_none() {
+        return Err(Rejection::InvalidRule("it gives no dates at all".into()));
+    }
     Ok(normalized)
 }
 
@@ -179,7 +181,10 @@ pub fn keys(event: &Event, until: NaiveDateTime) -> Result<Vec<NaiveDateTime>, R
     let set = rule_set(&recurrence.rule, &event.details)?;
     let all_day = event.details.timing.is_all_day();
     let mut out = Vec::new();
-    for dt in set.into_iter().take(MAX_STEPS + 1) {
+    // `limit()` turns on the crate's guard against a rule that never
+    // matches again (FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30 would otherwise walk
+    // day by day to the end of chrono's calendar).
+    for dt in set.limit().into_iter().take(MAX_STEPS + 1) {
         if out.len() == MAX_STEPS {
             return Err(Rejection::TooManyOccurrences);
         }
