@@ -329,6 +329,19 @@ impl Browser {
         Ok(v.as_str().map(str::to_owned))
     }
 
+    /// The value of the form field matching `css`, if any.
+    pub async fn value(&mut self, tab: &WindowHandle, css: &str) -> Result<Option<String>> {
+        self.client.switch_to_window(tab.clone()).await?;
+        let v = self
+            .client
+            .execute(
+                "return document.querySelector(arguments[0])?.value ?? null;",
+                vec![json!(css)],
+            )
+            .await?;
+        Ok(v.as_str().map(str::to_owned))
+    }
+
     /// Poll `tab` until the text at `css` satisfies `pred`.
     pub async fn wait_for_text(
         &mut self,
@@ -365,6 +378,7 @@ impl Browser {
             return Ok(());
         };
         self.client.switch_to_window(tab.clone()).await?;
+        self.client.set_window_size(1100, 1500).await?;
         let png = self.client.screenshot().await?;
         std::fs::create_dir_all(&dir)?;
         std::fs::write(PathBuf::from(dir).join(format!("{name}.png")), png)?;

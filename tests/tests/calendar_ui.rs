@@ -34,6 +34,17 @@ async fn bookings_stale_edits_and_import_in_real_tabs() -> anyhow::Result<()> {
         refusal.contains("already booked") && refusal.contains("Planning"),
         "{refusal}"
     );
+    // The refused event comes back to the form, to pick another time or room.
+    assert_eq!(browser.value(&b, "#title").await?.as_deref(), Some("Clash"));
+    assert_eq!(browser.value(&b, "#resource").await?.as_deref(), Some("room 1"));
+    // Another room is free: the fixed event is saved.
+    browser.fill(&b, "#resource", "Room 2").await?;
+    browser.click(&b, "#add").await?;
+    browser
+        .wait_for(&tabs, wait, "both bookings in every tab", |s| {
+            s.iter().all(|t| sorted_titles(t) == ["Clash", "Planning"])
+        })
+        .await?;
 
     // A and B both open the event; B saves first, then A's save is refused.
     browser.open_event(&a, "Planning").await?;
@@ -42,7 +53,7 @@ async fn bookings_stale_edits_and_import_in_real_tabs() -> anyhow::Result<()> {
     browser.click(&b, "#save").await?;
     browser
         .wait_for(&tabs, wait, "B's edit in every tab", |s| {
-            s.iter().all(|t| t.titles == ["Planning (B)"])
+            s.iter().all(|t| sorted_titles(t) == ["Clash", "Planning (B)"])
         })
         .await?;
     browser.fill(&a, "#title", "Planning (A)").await?;
@@ -94,7 +105,7 @@ async fn bookings_stale_edits_and_import_in_real_tabs() -> anyhow::Result<()> {
     browser
         .wait_for(&tabs, wait, "the imported events in every tab", |s| {
             s.iter()
-                .all(|t| sorted_titles(t) == ["Imported one", "Imported two", "Planning (B)"])
+                .all(|t| sorted_titles(t) == ["Clash", "Imported one", "Imported two", "Planning (B)"])
         })
         .await?;
     browser.screenshot_if_asked(&c, "calendar-after-import").await?;

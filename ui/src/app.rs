@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use node_wasm::browser::{start, BootOptions, NodeHandle, SubmitError};
 use node_wasm::calendar::query::{Shown, When};
 use node_wasm::calendar::recur::{from_utc, to_utc};
-use node_wasm::calendar::{ics, Calendar, Command, Outcome, Stamp, Store, DEFAULT_CALENDAR};
+use node_wasm::calendar::{ics, Calendar, Command, Outcome, Rejection, Stamp, Store, DEFAULT_CALENDAR};
 use node_wasm::view::View;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
@@ -163,6 +163,16 @@ impl PartialEq for Sender {
 impl Sender {
     /// Submit `command`; on success run `then`, on refusal show why.
     fn send(&self, command: Command, then: impl FnOnce(Outcome) + 'static) {
+        self.send_form(command, then, None)
+    }
+
+    /// Like `send`, and if refused give `form` back to the form to fix.
+    fn send_form(
+        &self,
+        command: Command,
+        then: impl FnOnce(Outcome) + 'static,
+        form: Option<(FormData, Option<Editing>)>,
+    ) {
         let Some(handle) = self.node.borrow().clone() else {
             return self
                 .dispatcher
@@ -177,7 +187,11 @@ impl Sender {
             match handle.submit(command).await {
                 Ok(outcome) => then(outcome),
                 Err(SubmitError::Rejected(r)) => {
-                    dispatcher.dispatch(Action::SubmitFailed(state::rejection_message(&r)))
+                    let stale = matches!(r, Rejection::StaleVersion { .. });
+                    dispatcher.dispatch(Action::Refused {
+                        message: state::rejection_message(&r),
+                        restore: form.filter(|_| !stale).map(Box::new),
+                    })
                 }
                 Err(e) => dispatcher.dispatch(Action::SubmitFailed(format!("Not saved: {e}."))),
             }
@@ -324,7 +338,8 @@ pub fn App() -> Html {
             match command {
                 Ok(c) => {
                     sender.dispatcher.dispatch(Action::StopEditing);
-                    sender.send(c, |_| {});
+                    let restore = (form, editing.as_ref().map(|(e, _)| e.clone()));
+                    sender.send_form(c, |_| {}, Some(restore));
                 }
                 Err(message) => sender.dispatcher.dispatch(Action::SubmitFailed(message)),
             }
@@ -381,9 +396,9 @@ pub fn App() -> Html {
         let dispatcher = state.dispatcher();
         Callback::from(move |text: String| dispatcher.dispatch(Action::Search(text)))
     };
-    let form_initial = match &state.editing {
-        Some((_, form)) => form.clone(),
-        None => blank_form(&zone, &default_calendar),
+    let form_initial = match (&state.editing, &state.draft) {
+        (Some((_, form)), _) | (None, Some(form)) => form.clone(),
+        (None, None) => blank_form(&zone, &default_calendar),
     };
 
     html! {

@@ -392,6 +392,8 @@ pub struct AppState {
     pub form_error: Option<String>,
     /// What the form is editing, with the fields it opened with.
     pub editing: Option<(Editing, FormData)>,
+    /// A new event the cluster refused, given back to the form to fix.
+    pub draft: Option<FormData>,
     /// Bumped whenever the form must reset to new contents.
     pub form_generation: u32,
     pub import: Option<ImportProgress>,
@@ -403,6 +405,12 @@ pub enum Action {
     BootFailed(String),
     Submitted,
     SubmitFailed(String),
+    /// The cluster refused what the form sent: say why and give the form
+    /// back (unless it was stale, when only fresh data can help).
+    Refused {
+        message: String,
+        restore: Option<Box<(FormData, Option<Editing>)>>,
+    },
     Edit(Box<(Editing, FormData)>),
     /// The edit was saved or abandoned: back to a new-event form.
     StopEditing,
@@ -432,7 +440,20 @@ impl AppState {
             }
             Action::StopEditing => {
                 self.editing = None;
+                self.draft = None;
                 self.form_generation += 1;
+            }
+            Action::Refused { message, restore } => {
+                self.form_error = Some(message);
+                // Only into an idle form: never over another edit begun since.
+                if let (Some(restore), None, None) = (restore, &self.editing, &self.draft) {
+                    let (form, editing) = *restore;
+                    match editing {
+                        Some(e) => self.editing = Some((e, form)),
+                        None => self.draft = Some(form),
+                    }
+                    self.form_generation += 1;
+                }
             }
             Action::ImportStarted { total, skipped } => {
                 self.import = Some(ImportProgress {
@@ -675,6 +696,24 @@ mod tests {
         assert_eq!(state.form_error.as_deref(), Some("Not saved."));
         let state = state.reduce(Action::Submitted);
         assert_eq!(state.form_error, None);
+    }
+
+    #[test]
+    fn a_refused_form_comes_back_to_fix_unless_it_was_stale() {
+        let draft = form("Clash", "2026-12-04T09:00", "2026-12-04T10:00");
+        let state = AppState::default().reduce(Action::Refused {
+            message: "Room 1 is already booked".into(),
+            restore: Some(Box::new((draft.clone(), None))),
+        });
+        assert_eq!(state.draft.as_ref(), Some(&draft));
+        assert_eq!(state.form_error.as_deref(), Some("Room 1 is already booked"));
+        let state = state.reduce(Action::StopEditing);
+        assert_eq!(state.draft, None);
+        let stale = AppState::default().reduce(Action::Refused {
+            message: "Changed by someone else".into(),
+            restore: None,
+        });
+        assert_eq!((stale.draft, stale.editing), (None, None));
     }
 
     #[test]
