@@ -1120,6 +1120,33 @@ fn ics_multiple_zones_are_resolved() {
 }
 
 #[test]
+fn ics_a_zone_known_only_by_its_vtimezone_is_matched_by_offsets() {
+    // Outlook writes custom zones like this: no IANA name anywhere.
+    let text = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTIMEZONE\r\nTZID:Customized Time Zone\r\n\
+        BEGIN:STANDARD\r\nDTSTART:16010101T030000\r\nTZOFFSETFROM:-0400\r\nTZOFFSETTO:-0500\r\n\
+        RRULE:FREQ=YEARLY;BYDAY=1SU;BYMONTH=11\r\nEND:STANDARD\r\nBEGIN:DAYLIGHT\r\nDTSTART:16010101T020000\r\n\
+        TZOFFSETFROM:-0500\r\nTZOFFSETTO:-0400\r\nRRULE:FREQ=YEARLY;BYDAY=2SU;BYMONTH=3\r\nEND:DAYLIGHT\r\n\
+        END:VTIMEZONE\r\nBEGIN:VEVENT\r\nUID:o\r\nSUMMARY:Outlook\r\n\
+        DTSTART;TZID=Customized Time Zone:20260706T090000\r\nDTEND;TZID=Customized Time Zone:20260706T100000\r\n\
+        END:VEVENT\r\nBEGIN:VEVENT\r\nUID:n\r\nSUMMARY:Nowhere\r\n\
+        DTSTART;TZID=No Such Zone:20260706T090000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let plan = ics::parse(text, DEFAULT_CALENDAR).unwrap();
+    assert_eq!(plan.events.len(), 1);
+    assert_eq!(plan.events[0].details.tz, "America/New_York");
+    let ItemStatus::Imported { notes, .. } = &plan.report[0].status else {
+        panic!("{:?}", plan.report)
+    };
+    assert_eq!(
+        notes,
+        &["time zone \"Customized Time Zone\" was read as America/New_York (same offsets)"]
+    );
+    assert_eq!(
+        plan.report[1].status,
+        ItemStatus::Skipped("unknown time zone \"No Such Zone\"".into())
+    );
+}
+
+#[test]
 fn ics_malformed_items_are_skipped_and_reported_never_silently() {
     let mut s = Store::default();
     let plan = import_file(&mut s, include_str!("fixtures/malformed.ics"));

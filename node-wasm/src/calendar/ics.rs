@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Offset, TimeZone};
 use chrono_tz::Tz;
 use icalendar::parser::{read_calendar, unfold, Component as Parsed, Property as ParsedProperty};
 use icalendar::{Component, EventLike};
@@ -280,6 +280,8 @@ fn param<'a>(p: &'a ParsedProperty, name: &str) -> Option<&'a str> {
 struct Zones {
     /// TZID → X-LIC-LOCATION of its VTIMEZONE.
     locations: BTreeMap<String, String>,
+    /// TZID → the zone with its VTIMEZONE's offsets (see [`match_offsets`]).
+    by_offsets: BTreeMap<String, Tz>,
     /// The calendar's X-WR-TIMEZONE, for floating times.
     default: Option<Tz>,
 }
@@ -287,67 +289,145 @@ struct Zones {
 impl Zones {
     fn new(components: &[Parsed], properties: &[ParsedProperty]) -> Self {
         let mut locations = BTreeMap::new();
+        let mut by_offsets = BTreeMap::new();
         for c in components.iter().filter(|c| c.name == "VTIMEZONE") {
-            if let (Some(id), Some(loc)) = (value(c, "TZID"), value(c, "X-LIC-LOCATION")) {
-                locations.insert(id, loc);
+            let Some(id) = value(c, "TZID") else { continue };
+            if let Some(loc) = value(c, "X-LIC-LOCATION") {
+                locations.insert(id.clone(), loc);
+            }
+            // The newest STANDARD and DAYLIGHT observances say today's rules.
+            let newest = |kind: &str| {
+                c.components
+                    .iter()
+                    .filter(|o| o.name == kind)
+                    .filter_map(|o| {
+                        Some((
+                            value(o, "DTSTART").unwrap_or_default(),
+                            parse_offset(&value(o, "TZOFFSETTO")?)?,
+                        ))
+                    })
+                    .max()
+                    .map(|(_, offset)| offset)
+            };
+            if let Some(tz) = newest("STANDARD").and_then(|standard| match_offsets(standard, newest("DAYLIGHT"))) {
+                by_offsets.insert(id, tz);
             }
         }
         let default = properties
             .iter()
             .find(|p| p.name == "X-WR-TIMEZONE")
             .and_then(|p| zone(p.val.as_str()).ok());
-        Zones { locations, default }
+        Zones {
+            locations,
+            by_offsets,
+            default,
+        }
     }
 
-    /// The IANA zone for a TZID: itself, its VTIMEZONE's X-LIC-LOCATION, a
-    /// prefixed name (`/mozilla.org/…/Europe/Berlin`), or a Windows name.
+    /// The IANA zone for a TZID: a name, else a zone with its VTIMEZONE's
+    /// offsets (see [`match_offsets`]).
     fn resolve(&self, tzid: &str) -> Result<Tz, String> {
+        self.named(tzid)
+            .or_else(|| self.by_offsets(tzid.trim()))
+            .ok_or_else(|| format!("unknown time zone {:?}", tzid.trim()))
+    }
+
+    /// The zone a TZID names: itself, its VTIMEZONE's X-LIC-LOCATION, a
+    /// prefixed name (`/mozilla.org/…/Europe/Berlin`), or a Windows name.
+    fn named(&self, tzid: &str) -> Option<Tz> {
         let tzid = tzid.trim();
         if let Ok(tz) = zone(tzid) {
-            return Ok(tz);
+            return Some(tz);
         }
         if let Some(tz) = self.locations.get(tzid).and_then(|l| zone(l).ok()) {
-            return Ok(tz);
+            return Some(tz);
         }
         let segments: Vec<&str> = tzid.split('/').filter(|s| !s.is_empty()).collect();
         for n in [3, 2] {
             if segments.len() >= n {
                 if let Ok(tz) = zone(&segments[segments.len() - n..].join("/")) {
-                    return Ok(tz);
+                    return Some(tz);
                 }
             }
         }
-        if let Some(tz) = windows_zone(tzid) {
-            return Ok(tz);
-        }
-        Err(format!("unknown time zone {tzid:?}"))
+        windows_zone(tzid)
     }
+
+    /// The zone a TZID was matched to by offsets alone, if that is how.
+    fn guessed(&self, tzid: &str) -> Option<Tz> {
+        match self.named(tzid) {
+            Some(_) => None,
+            None => self.by_offsets(tzid.trim()),
+        }
+    }
+
+    fn by_offsets(&self, tzid: &str) -> Option<Tz> {
+        self.by_offsets.get(tzid).copied()
+    }
+}
+
+/// A zone known only by its VTIMEZONE (Outlook's "Customized Time Zone"):
+/// the first IANA zone whose offsets in January and July 2026 are the
+/// VTIMEZONE's standard and daylight offsets, common zones first. Right for
+/// today's rules in that region; the import notes the guess.
+fn match_offsets(standard: i32, daylight: Option<i32>) -> Option<Tz> {
+    let mut want = [standard, daylight.unwrap_or(standard)];
+    want.sort();
+    let offset_at = |tz: Tz, month| {
+        let at = NaiveDate::from_ymd_opt(2026, month, 15)?.and_hms_opt(12, 0, 0)?;
+        Some(tz.offset_from_utc_datetime(&at).fix().local_minus_utc())
+    };
+    let common = WINDOWS_ZONES.iter().filter_map(|(_, iana)| iana.parse::<Tz>().ok());
+    common.chain(chrono_tz::TZ_VARIANTS.iter().copied()).find(|&tz| {
+        let mut got = [offset_at(tz, 1), offset_at(tz, 7)];
+        got.sort();
+        got == want.map(Some)
+    })
+}
+
+/// A UTC offset such as `+0100`, `-0500` or `+053000`, in seconds.
+fn parse_offset(text: &str) -> Option<i32> {
+    let text = text.trim();
+    let (sign, digits) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    if !(digits.len() == 4 || digits.len() == 6) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| digits.get(r).map_or(0, |d| d.parse::<i32>().unwrap_or(0));
+    Some(sign * (n(0..2) * 3600 + n(2..4) * 60 + n(4..6)))
 }
 
 /// The commonest Windows zone names, as Outlook and Exchange write them,
 /// mapped as in Unicode CLDR's windowsZones.xml (territory "001").
+const WINDOWS_ZONES: [(&str, &str); 18] = [
+    ("UTC", "UTC"),
+    ("Coordinated Universal Time", "UTC"),
+    ("GMT Standard Time", "Europe/London"),
+    ("W. Europe Standard Time", "Europe/Berlin"),
+    ("Romance Standard Time", "Europe/Paris"),
+    ("Central Europe Standard Time", "Europe/Budapest"),
+    ("Central European Standard Time", "Europe/Warsaw"),
+    ("E. Europe Standard Time", "Europe/Chisinau"),
+    ("FLE Standard Time", "Europe/Kiev"),
+    ("Russian Standard Time", "Europe/Moscow"),
+    ("Eastern Standard Time", "America/New_York"),
+    ("Central Standard Time", "America/Chicago"),
+    ("Mountain Standard Time", "America/Denver"),
+    ("Pacific Standard Time", "America/Los_Angeles"),
+    ("India Standard Time", "Asia/Kolkata"),
+    ("China Standard Time", "Asia/Shanghai"),
+    ("Tokyo Standard Time", "Asia/Tokyo"),
+    ("AUS Eastern Standard Time", "Australia/Sydney"),
+];
+
 fn windows_zone(name: &str) -> Option<Tz> {
-    let iana = match name {
-        "UTC" | "Coordinated Universal Time" => "UTC",
-        "GMT Standard Time" => "Europe/London",
-        "W. Europe Standard Time" => "Europe/Berlin",
-        "Romance Standard Time" => "Europe/Paris",
-        "Central Europe Standard Time" => "Europe/Budapest",
-        "Central European Standard Time" => "Europe/Warsaw",
-        "E. Europe Standard Time" => "Europe/Chisinau",
-        "FLE Standard Time" => "Europe/Kiev",
-        "Russian Standard Time" => "Europe/Moscow",
-        "Eastern Standard Time" => "America/New_York",
-        "Central Standard Time" => "America/Chicago",
-        "Mountain Standard Time" => "America/Denver",
-        "Pacific Standard Time" => "America/Los_Angeles",
-        "India Standard Time" => "Asia/Kolkata",
-        "China Standard Time" => "Asia/Shanghai",
-        "Tokyo Standard Time" => "Asia/Tokyo",
-        "AUS Eastern Standard Time" => "Australia/Sydney",
-        _ => return None,
-    };
-    iana.parse().ok()
+    WINDOWS_ZONES
+        .iter()
+        .find(|(windows, _)| *windows == name)
+        .and_then(|(_, iana)| iana.parse().ok())
 }
 
 /// A DTSTART/DTEND/EXDATE-style value.
@@ -533,6 +613,11 @@ fn convert(
         resource,
     };
     check_details(&details).map_err(|e| e.to_string())?;
+    if let Some(tzid) = master.find_prop("DTSTART").and_then(|p| param(p, "TZID")) {
+        if let Some(tz) = zones.guessed(tzid) {
+            notes.push(format!("time zone {tzid:?} was read as {} (same offsets)", tz.name()));
+        }
+    }
     let rules: Vec<&ParsedProperty> = master.properties.iter().filter(|p| p.name == "RRULE").collect();
     if rules.len() > 1 {
         return Err("more than one RRULE".into());
