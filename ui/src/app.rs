@@ -222,7 +222,7 @@ impl Sender {
             .iter()
             .map(|e| (e.id.clone(), e.details.title.clone()))
             .collect();
-        let total = plan.events.len() + plan.report.len() - names.len();
+        let total = plan.report.len(); // one line per item of the file
         self.dispatcher.dispatch(Action::ImportStarted { total, skipped });
         let Some(handle) = self.node.borrow().clone() else {
             return self
