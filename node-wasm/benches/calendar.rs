@@ -67,25 +67,30 @@ fn per(d: Duration, n: usize) -> f64 {
     d.as_secs_f64() * 1e6 / n as f64
 }
 
-fn main() {
-    let n = 2_000;
-    let (_, free) = apply_all(&events(n, false, false));
-    let (_, booked) = apply_all(&events(n, true, false));
+/// Create `n` events without a resource and, side by side, `n` booked in
+/// one room; returns the booked store.
+fn booking_cost(n: usize, weekly: bool) -> Store {
+    let (_, free) = apply_all(&events(n, false, weekly));
+    let (store, booked) = apply_all(&events(n, true, weekly));
+    let what = if weekly {
+        "weekly series (for ever; checked 2 years ahead)"
+    } else {
+        "single events"
+    };
     println!(
-        "create {n} single events: {:.1} µs each without a resource, {:.1} µs booked in one room ({:.2}x)",
+        "create {n} {what}: {:.1} µs each without a resource, {:.1} µs booked in one room ({:.1}x)",
         per(free, n),
         per(booked, n),
         booked.as_secs_f64() / free.as_secs_f64()
     );
+    store
+}
+
+fn main() {
+    let n = 2_000;
+    booking_cost(n, false);
     let s = 168;
-    let (_, free_series) = apply_all(&events(s, false, true));
-    let (series_store, booked_series) = apply_all(&events(s, true, true));
-    println!(
-        "create {s} weekly series (for ever): {:.1} µs each without a resource, {:.1} µs booked in one room, checked 2 years ahead ({:.0}x)",
-        per(free_series, s),
-        per(booked_series, s),
-        booked_series.as_secs_f64() / free_series.as_secs_f64()
-    );
+    let series_store = booking_cost(s, true);
 
     // Snapshot weight.
     let mut m = Machine::default();

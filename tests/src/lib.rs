@@ -318,25 +318,21 @@ impl Browser {
 
     /// The text of the first element matching `css`, if any.
     pub async fn text(&mut self, tab: &WindowHandle, css: &str) -> Result<Option<String>> {
-        self.client.switch_to_window(tab.clone()).await?;
-        let v = self
-            .client
-            .execute(
-                "return document.querySelector(arguments[0])?.textContent ?? null;",
-                vec![json!(css)],
-            )
-            .await?;
-        Ok(v.as_str().map(str::to_owned))
+        self.property(tab, css, "textContent").await
     }
 
     /// The value of the form field matching `css`, if any.
     pub async fn value(&mut self, tab: &WindowHandle, css: &str) -> Result<Option<String>> {
+        self.property(tab, css, "value").await
+    }
+
+    async fn property(&mut self, tab: &WindowHandle, css: &str, name: &str) -> Result<Option<String>> {
         self.client.switch_to_window(tab.clone()).await?;
         let v = self
             .client
             .execute(
-                "return document.querySelector(arguments[0])?.value ?? null;",
-                vec![json!(css)],
+                "return document.querySelector(arguments[0])?.[arguments[1]] ?? null;",
+                vec![json!(css), json!(name)],
             )
             .await?;
         Ok(v.as_str().map(str::to_owned))
